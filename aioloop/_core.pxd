@@ -1,0 +1,11 @@
+# Declarations of every C type in the _core extension, one file per concern
+# (see the .pyx of the same name for each one's implementation).
+cimport cython
+
+include "kernel/poller.pxd"
+include "loop/handles.pxd"
+include "loop/ready.pxd"
+include "loop/timers.pxd"
+include "loop/inbox.pxd"
+include "loop/fdwatch.pxd"
+include "loop/loop.pxd"

@@ -1,0 +1,17 @@
+# cython: language_level=3
+# The one extension module of aioloop, assembled from one file per concern.
+# Layers (DESIGN.md), from the kernel up:
+#   kernel/  the poller: epoll and the eventfd waker
+#   loop/    one thread: handles, ready queue, timer heap, inbox, fd watchers,
+#            the run cycle, and the asyncio-facing Loop class
+
+cimport cython
+
+include "kernel/poller.pyx"
+include "loop/handles.pyx"
+include "loop/ready.pyx"
+include "loop/timers.pyx"
+include "loop/inbox.pyx"
+include "loop/fdwatch.pyx"
+include "loop/loop.pyx"
+include "loop/asyncio_api.pyx"

@@ -1,0 +1,19 @@
+from libc.stdint cimport uint32_t
+
+cdef class FdWatcher:
+    # Whatever the poller reports readiness to for one fd: the user's
+    # reader/writer pair here; transports (in their own files) later. The loop
+    # keeps one per watched fd in its fd table. Loop thread only.
+    cdef:
+        readonly int fd
+        uint32_t mask       # the epoll events registered with the kernel
+
+    cdef int on_events(self, EventLoopCore loop, uint32_t events) except -1
+
+
+cdef class ReaderWriter(FdWatcher):
+    # add_reader/add_writer: Handles queued on readiness (level-triggered,
+    # like asyncio's selector loop).
+    cdef:
+        Handle reader
+        Handle writer

@@ -1,0 +1,31 @@
+# User readers and writers (add_reader/add_writer and friends).
+#
+# asyncio's selector loop maps epoll's ERR/HUP to *both* read and write
+# readiness (selectors.EpollSelector): a reader learns of a hangup by reading
+# EOF, a writer by its next write failing. We do the same.
+
+from aioloop.includes.linux cimport EPOLLIN, EPOLLOUT
+
+
+cdef class FdWatcher:
+    cdef int on_events(self, EventLoopCore loop, uint32_t events) except -1:
+        return 0
+
+
+cdef class ReaderWriter(FdWatcher):
+    cdef int on_events(self, EventLoopCore loop, uint32_t events) except -1:
+        # Read both before queueing: queueing cannot change them, but a
+        # cancelled reader's removal below may drop this watcher.
+        cdef Handle reader = self.reader
+        cdef Handle writer = self.writer
+        if reader is not None and (events & ~EPOLLOUT):
+            if reader._cancelled:
+                loop._remove_fd_callback(self.fd, True)
+            else:
+                loop._ready.push(reader)
+        if writer is not None and (events & ~EPOLLIN):
+            if writer._cancelled:
+                loop._remove_fd_callback(self.fd, False)
+            else:
+                loop._ready.push(writer)
+        return 0

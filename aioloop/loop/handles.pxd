@@ -1,0 +1,25 @@
+cdef class Handle:
+    # A scheduled callback. Created and run on the loop's thread; cancel() may
+    # be called from any thread holding a reference, as with asyncio (setting
+    # a flag the loop reads before running the handle).
+    cdef:
+        readonly object _callback
+        readonly tuple _args
+        readonly object _context
+        readonly object _loop          # the EventLoopCore that runs it
+        readonly bint _cancelled
+        readonly object _repr
+        readonly object _source_traceback
+        object __weakref__
+
+    cdef void _clear(self) noexcept
+
+
+cdef class TimerHandle(Handle):
+    cdef:
+        readonly double _when
+        unsigned long long _seq        # tie-break: equal deadlines run FIFO
+        # True while the handle sits in the loop's TimerHeap. Cleared when it
+        # moves to the ready queue, so a late cancel() does not count as a
+        # cancelled heap entry.
+        readonly bint _scheduled

@@ -1,0 +1,82 @@
+# Handles: asyncio.Handle and asyncio.TimerHandle as C types with free lists.
+#
+# Their attributes keep asyncio's names (_callback, _args, _cancelled, ...)
+# read-only, so asyncio's own helpers that format a handle or a context for the
+# exception handler work on ours unchanged.
+
+import asyncio.events as _aio_events
+
+# asyncio.Handle._repr_info reads only public-by-convention attributes that our
+# Handle exposes, and knows each Python version's formatting of a callback.
+_aio_handle_repr_info = _aio_events.Handle._repr_info
+
+
+@cython.freelist(256)
+cdef class Handle:
+    def __init__(self, *args, **kwargs):
+        raise TypeError("aioloop handles are created by the loop (call_soon, call_later, ...)")
+
+    cdef void _clear(self) noexcept:
+        self._callback = None
+        self._args = None
+
+    def _repr_info(self):
+        return _aio_handle_repr_info(self)
+
+    def __repr__(self):
+        if self._repr is not None:
+            return self._repr
+        return '<{}>'.format(' '.join(self._repr_info()))
+
+    def get_context(self):
+        return self._context
+
+    def cancel(self):
+        if not self._cancelled:
+            self._cancelled = True
+            if (<EventLoopCore>self._loop)._debug:
+                # Keep a representation for debugging: the callback is dropped.
+                self._repr = repr(self)
+            self._clear()
+
+    def cancelled(self):
+        return self._cancelled
+
+    def _run(self):
+        (<EventLoopCore>self._loop)._run_handle(self)
+
+
+# Free-listed through Handle: Cython keeps free lists on base classes only.
+cdef class TimerHandle(Handle):
+    def _repr_info(self):
+        info = _aio_handle_repr_info(self)
+        info.insert(2 if self._cancelled else 1, f'when={self._when}')
+        return info
+
+    def when(self):
+        """The absolute deadline, on the loop.time() clock."""
+        return self._when
+
+    def __hash__(self):
+        return hash(self._when)
+
+    def __richcmp__(self, other, int op):
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        cdef TimerHandle o = <TimerHandle>other
+        if op == 0:
+            return self._when < o._when
+        if op == 1:
+            return self._when <= o._when or self == o
+        if op == 4:
+            return self._when > o._when
+        if op == 5:
+            return self._when >= o._when or self == o
+        eq = (self._when == o._when and self._callback == o._callback and
+              self._args == o._args and self._cancelled == o._cancelled)
+        return eq if op == 2 else not eq
+
+    def cancel(self):
+        if not self._cancelled:
+            (<EventLoopCore>self._loop)._timer_cancelled(self)
+            Handle.cancel(self)

@@ -1,0 +1,48 @@
+cdef class EventLoopCore:
+    # The one-thread loop. Every field is touched only by the thread running
+    # the loop, except `_inbox` (thread-safe by its own lock) and the flags
+    # `_closed`/`_running` that other threads may read (a stale read only
+    # decides which RuntimeError they get).
+    cdef:
+        Poller _poller
+        ReadyQueue _ready
+        TimerHeap _timers
+        Inbox _inbox
+        list _fds                     # fd -> FdWatcher or None
+        public bint _debug
+        public bint _closed
+        public bint _stopping
+        bint _running
+        unsigned long _tid            # thread running the loop, 0 if none
+        unsigned long _fork_gen       # fork generation at creation
+        public object _current_handle
+        public object _exception_handler
+        public object _task_factory
+        public object _default_executor
+        public object _executor_shutdown_called
+        public object _asyncgens
+        public object _asyncgens_shutdown_called
+        public object _coroutine_origin_tracking_enabled
+        public object _coroutine_origin_tracking_saved_depth
+        public double slow_callback_duration
+        double _clock_resolution
+        object _old_agen_hooks
+        # counters (loop.stats())
+        unsigned long long _n_callbacks
+        unsigned long long _n_polls
+        unsigned long long _n_io_events
+        unsigned long long _n_timers
+
+    cdef inline int _check_closed_c(self) except -1
+    cdef int _check_fork(self) except -1
+    cdef double _now(self) noexcept
+    cdef Handle _make_handle(self, Handle h, object callback, tuple args, object context, str method, bint scheduling=*)
+    cdef int _run_handle(self, Handle h) except -1
+    cdef int _report_callback_error(self, Handle h, BaseException exc) except -1
+    cdef int _run_once(self) except -1
+    cdef int _timer_cancelled(self, TimerHandle t) except -1
+    cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context, str method)
+    cdef FdWatcher _fd_watcher(self, int fd)
+    cdef int _fd_set_mask(self, FdWatcher w, unsigned int mask) except -1
+    cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)
+    cdef object _remove_fd_callback(self, int fd, bint reading)

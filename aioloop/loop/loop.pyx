@@ -1,0 +1,564 @@
+# The one-thread event loop: scheduling, the run cycle, readers/writers.
+#
+# The run cycle (_run_once) keeps asyncio's ordering rules exactly
+# (base_events.BaseEventLoop._run_once):
+#   1. the poll timeout is 0 when callbacks are ready or stop() was called,
+#      else the time to the earliest live timer, else infinite;
+#   2. after the poll, callbacks that other threads posted, then the I/O
+#      callbacks, then the timers that came due, join the ready queue behind
+#      whatever was already there;
+#   3. exactly the callbacks present at that point run; whatever they schedule
+#      waits for the next pass.
+
+import os as _os
+import sys as _sys
+import math as _math
+import weakref as _weakref
+import warnings as _warnings
+import threading as _threading
+import asyncio as _asyncio
+import asyncio.base_events as _base_events
+import asyncio.events as _events
+import asyncio.format_helpers as _format_helpers
+from asyncio.log import logger as _logger
+
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.object cimport PyCallable_Check
+from libc.math cimport ceil, isnan
+from aioloop.includes.linux cimport *
+from aioloop.includes.python cimport PyContext_Enter, PyContext_Exit, PyContext_CopyCurrent, PyThread_get_thread_ident
+
+cdef object _Future = _asyncio.Future
+cdef object _Task = _asyncio.Task
+cdef object _set_running_loop = _events._set_running_loop
+cdef object _get_running_loop = _events._get_running_loop
+cdef object _extract_stack = _format_helpers.extract_stack
+cdef object _format_handle = _base_events._format_handle
+cdef object _is_debug_mode = _asyncio.coroutines._is_debug_mode
+cdef object _check_callback = _base_events.BaseEventLoop._check_callback
+cdef object _stdlib_create_task = _base_events.BaseEventLoop.create_task
+cdef object _get_asyncgen_hooks = _sys.get_asyncgen_hooks
+cdef object _set_asyncgen_hooks = _sys.set_asyncgen_hooks
+cdef object _getframe = _sys._getframe
+
+cdef enum:
+    # asyncio's MAXIMUM_SELECT_TIMEOUT: never sleep longer than a day at once.
+    _MAX_POLL_MS = 24 * 3600 * 1000
+
+# --- fork -------------------------------------------------------------------
+# An epoll set and an eventfd are shared with a fork()ed child. A child that
+# polled the parent's set would steal its events; one that unregistered fds
+# would corrupt it. So a loop remembers the fork generation it was made in,
+# and refuses to run in any other.
+cdef unsigned long _fork_generation = 0
+
+def _after_fork_in_child():
+    global _fork_generation
+    _fork_generation += 1
+
+_os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+cdef inline double _monotonic() noexcept nogil:
+    # The clock of time.monotonic(): a loop time is comparable with it.
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+
+
+cdef int _fileobj_to_fd(object fileobj) except -2:
+    # selectors._fileobj_to_fd, with asyncio's messages.
+    cdef long fd
+    if isinstance(fileobj, int):
+        fd = fileobj
+    else:
+        try:
+            fd = int(fileobj.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f"Invalid file object: {fileobj!r}") from None
+    if fd < 0:
+        raise ValueError(f"Invalid file descriptor: {fd}")
+    if fd > 0x7fffffff:
+        raise ValueError(f"Invalid file descriptor: {fd}")
+    return <int>fd
+
+
+cdef class EventLoopCore:
+    def __cinit__(self, *args, **kwargs):
+        self._poller = Poller()
+        self._ready = ReadyQueue()
+        self._timers = TimerHeap()
+        self._inbox = Inbox(self._poller)
+        self._fds = []
+        self._closed = False
+        self._stopping = False
+        self._running = False
+        self._tid = 0
+        self._fork_gen = _fork_generation
+        self._current_handle = None
+        self._exception_handler = None
+        self._task_factory = None
+        self._default_executor = None
+        self._executor_shutdown_called = False
+        self._asyncgens = _weakref.WeakSet()
+        self._asyncgens_shutdown_called = False
+        self._coroutine_origin_tracking_enabled = False
+        self._coroutine_origin_tracking_saved_depth = None
+        self._old_agen_hooks = None
+        self.slow_callback_duration = 0.1
+        cdef timespec res
+        clock_getres(CLOCK_MONOTONIC, &res)
+        self._clock_resolution = <double>res.tv_sec + <double>res.tv_nsec * 1e-9
+        self._debug = bool(_is_debug_mode())
+
+    # --- state ---------------------------------------------------------------
+
+    cdef inline int _check_closed_c(self) except -1:
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        return 0
+
+    def _check_closed(self):
+        self._check_closed_c()
+
+    cdef int _check_fork(self) except -1:
+        if self._fork_gen != _fork_generation:
+            raise RuntimeError(
+                'this aioloop event loop was created before os.fork() and '
+                'cannot be used in the child process; close it and create a '
+                'new loop in the child')
+        return 0
+
+    def _check_thread(self):
+        if self._running and PyThread_get_thread_ident() != self._tid:
+            raise RuntimeError(
+                "Non-thread-safe operation invoked on an event loop other "
+                "than the current one")
+
+    @property
+    def _thread_id(self):
+        return self._tid if self._running else None
+
+    def is_running(self):
+        """True while run_forever() or run_until_complete() runs the loop."""
+        return self._running
+
+    def is_closed(self):
+        return self._closed
+
+    def get_debug(self):
+        return self._debug
+
+    def time(self):
+        """The loop's clock: CLOCK_MONOTONIC seconds, the clock of
+        time.monotonic(). Read live, as asyncio does (a cached per-cycle time
+        would make loop.time() lie inside long callbacks)."""
+        return _monotonic()
+
+    cdef double _now(self) noexcept:
+        return _monotonic()
+
+    def stats(self):
+        """Counters since the loop was made (libaio's counters): callbacks
+        run, polls, I/O events, timers scheduled, inbox wake-ups, and the
+        current sizes of the ready queue, timer heap and inbox."""
+        return {
+            'callbacks': self._n_callbacks,
+            'polls': self._n_polls,
+            'io_events': self._n_io_events,
+            'timers_scheduled': self._n_timers,
+            'inbox_wakeups': self._inbox.wakeups,
+            'ready': self._ready.count,
+            'timers': self._timers.size,
+            'timers_cancelled': self._timers.cancelled,
+            'inbox': len(self._inbox),
+        }
+
+    # --- scheduling ----------------------------------------------------------
+
+    cdef Handle _make_handle(self, Handle h, object callback, tuple args,
+                             object context, str method, bint scheduling=True):
+        # `scheduling`: call_soon/call_at and friends, which asyncio checks
+        # more strictly in debug mode than add_reader/add_writer.
+        if self._debug and scheduling:
+            self._check_thread()
+            _check_callback(self, callback, method)
+        elif not PyCallable_Check(callback):
+            raise TypeError(
+                f'a callable object was expected by {method}(), '
+                f'got {callback!r}')
+        h._callback = callback
+        h._args = args
+        h._context = PyContext_CopyCurrent() if context is None else context
+        h._loop = self
+        if self._debug:
+            # Cython functions have no frame: frame 0 is the Python caller.
+            h._source_traceback = _extract_stack(_getframe(0))
+        return h
+
+    def call_soon(self, callback, *args, context=None):
+        """Run callback(*args) on the next pass of the loop, in FIFO order
+        with other call_soon() callbacks. Loop thread only. Returns a Handle."""
+        self._check_closed_c()
+        cdef Handle h = self._make_handle(Handle.__new__(Handle), callback,
+                                          args, context, 'call_soon')
+        self._ready.push(h)
+        return h
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        """Like call_soon(), callable from any thread. From another thread,
+        the callback goes through the loop's inbox and wakes the loop if it
+        sleeps (one eventfd write per sleep)."""
+        self._check_closed_c()
+        cdef Handle h
+        if self._running and PyThread_get_thread_ident() == self._tid:
+            # On the loop's own thread this is call_soon: keeping it in the
+            # same queue keeps asyncio's ordering with call_soon().
+            h = self._make_handle(Handle.__new__(Handle), callback, args,
+                                  context, 'call_soon_threadsafe')
+            self._ready.push(h)
+            return h
+        if not PyCallable_Check(callback) or self._debug:
+            _check_callback(self, callback, 'call_soon_threadsafe')
+        h = Handle.__new__(Handle)
+        h._callback = callback
+        h._args = args
+        h._context = PyContext_CopyCurrent() if context is None else context
+        h._loop = self
+        if self._debug:
+            h._source_traceback = _extract_stack(_getframe(0))
+        self._inbox.put(h)
+        return h
+
+    cdef TimerHandle _call_at(self, double when, object callback, tuple args,
+                              object context, str method):
+        self._check_closed_c()
+        if isnan(when):
+            raise ValueError('when must not be NaN')
+        cdef TimerHandle t = <TimerHandle>self._make_handle(
+            TimerHandle.__new__(TimerHandle), callback, args, context, method)
+        t._when = when
+        self._timers.push(t)
+        self._n_timers += 1
+        return t
+
+    def call_later(self, delay, callback, *args, context=None):
+        """Run callback(*args) after `delay` seconds (int or float). Returns a
+        TimerHandle. Loop thread only."""
+        if delay is None:
+            raise TypeError('delay must not be None')
+        cdef double d
+        try:
+            d = delay
+        except TypeError:
+            raise TypeError(
+                f'delay must be a number, got {type(delay).__name__}') from None
+        if isnan(d):
+            raise ValueError('delay must not be NaN')
+        return self._call_at(_monotonic() + d, callback, args, context, 'call_later')
+
+    def call_at(self, when, callback, *args, context=None):
+        """Run callback(*args) at loop time `when`. Returns a TimerHandle.
+        Loop thread only."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        cdef double w
+        try:
+            w = when
+        except TypeError:
+            raise TypeError(
+                f'when must be a number, got {type(when).__name__}') from None
+        return self._call_at(w, callback, args, context, 'call_at')
+
+    cdef int _timer_cancelled(self, TimerHandle t) except -1:
+        if t._scheduled:
+            self._timers.cancelled += 1
+        return 0
+
+    def _timer_handle_cancelled(self, handle):
+        # asyncio.TimerHandle calls this; ours go through _timer_cancelled.
+        pass
+
+    def create_future(self):
+        return _Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None):
+        """Schedule a coroutine as an asyncio.Task (or via the task factory)."""
+        self._check_closed_c()
+        if self._task_factory is None and not self._debug:
+            return _Task(coro, loop=self, name=name, context=context)
+        return _stdlib_create_task(self, coro, name=name, context=context)
+
+    def set_task_factory(self, factory):
+        if factory is not None and not callable(factory):
+            raise TypeError('task factory must be a callable or None')
+        self._task_factory = factory
+
+    def get_task_factory(self):
+        return self._task_factory
+
+    # --- running -------------------------------------------------------------
+
+    cdef int _run_handle(self, Handle h) except -1:
+        cdef object ctx = h._context
+        cdef double t0, dt
+        if self._debug:
+            self._current_handle = h
+            t0 = _monotonic()
+        try:
+            PyContext_Enter(ctx)
+            try:
+                h._callback(*h._args)
+            finally:
+                PyContext_Exit(ctx)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._report_callback_error(h, exc)
+        finally:
+            if self._debug:
+                dt = _monotonic() - t0
+                self._current_handle = None
+                if dt >= self.slow_callback_duration:
+                    _logger.warning('Executing %s took %.3f seconds',
+                                    _format_handle(h), dt)
+        self._n_callbacks += 1
+        return 0
+
+    cdef int _report_callback_error(self, Handle h, BaseException exc) except -1:
+        cb = _format_helpers._format_callback_source(h._callback, h._args)
+        context = {
+            'message': f'Exception in callback {cb}',
+            'exception': exc,
+            'handle': h,
+        }
+        if h._source_traceback:
+            context['source_traceback'] = h._source_traceback
+        self.call_exception_handler(context)
+        return 0
+
+    cdef int _run_once(self) except -1:
+        cdef int timeout_ms, n, i, fd
+        cdef double delta, end
+        cdef Py_ssize_t ntodo
+        cdef TimerHandle t
+        cdef Handle h
+        cdef FdWatcher w
+        cdef TimerHeap timers = self._timers
+        cdef ReadyQueue ready = self._ready
+        cdef Poller poller = self._poller
+
+        self._check_fork()
+        timers.maybe_compact()
+        timers.drop_cancelled_top()
+
+        if ready.count or self._stopping:
+            timeout_ms = 0
+        elif timers.size:
+            delta = timers.top()._when - _monotonic()
+            if delta <= 0:
+                timeout_ms = 0
+            elif delta * 1000.0 >= _MAX_POLL_MS:
+                timeout_ms = _MAX_POLL_MS
+            else:
+                timeout_ms = <int>ceil(delta * 1000.0)
+        else:
+            timeout_ms = -1
+        if timeout_ms != 0 and not self._inbox.prepare_sleep():
+            timeout_ms = 0
+
+        n = poller.wait(timeout_ms)
+        self._n_polls += 1
+        self._inbox.drain_into(ready)
+        if n < 0:
+            # EINTR: run Python-level signal handlers now (this is where
+            # KeyboardInterrupt surfaces, as from asyncio's select()).
+            n = 0
+            PyErr_CheckSignals()
+
+        for i in range(n):
+            fd = poller.events[i].data.fd
+            if fd == poller.wakefd:
+                poller.drain_waker()
+                continue
+            w = self._fd_watcher(fd)
+            if w is None or w.mask == 0:
+                # A stale registration (fd closed and reused behind our back).
+                poller.ctl(EPOLL_CTL_DEL, fd, 0)
+                continue
+            self._n_io_events += 1
+            w.on_events(self, poller.events[i].events)
+
+        # Timers due now, plus the clock's resolution (as asyncio): a timer
+        # for "now" never waits for another pass.
+        end = _monotonic() + self._clock_resolution
+        while timers.size:
+            t = timers.top()
+            if t._cancelled:
+                timers.pop()
+                continue
+            if t._when >= end:
+                break
+            ready.push(timers.pop())
+
+        ntodo = ready.count
+        while ntodo > 0:
+            ntodo -= 1
+            h = ready.pop()
+            if h._cancelled:
+                continue
+            self._run_handle(h)
+        return 0
+
+    def run_forever(self):
+        """Run until stop() is called. Raises RuntimeError if the loop is
+        closed, already running, another loop runs in this thread, or the
+        loop was inherited across fork()."""
+        self._check_closed_c()
+        self._check_fork()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        self._old_agen_hooks = _get_asyncgen_hooks()
+        self._tid = PyThread_get_thread_ident()
+        self._running = True
+        try:
+            _set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
+                                finalizer=self._asyncgen_finalizer_hook)
+            _set_running_loop(self)
+            while True:
+                self._run_once()
+                if self._stopping:
+                    break
+        finally:
+            self._stopping = False
+            self._running = False
+            self._tid = 0
+            _set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            if self._old_agen_hooks is not None:
+                _set_asyncgen_hooks(*self._old_agen_hooks)
+                self._old_agen_hooks = None
+
+    def stop(self):
+        """Stop after the current pass of callbacks (or after one pass, if
+        the loop is not running yet)."""
+        self._stopping = True
+
+    def close(self):
+        """Close the loop: drop pending callbacks and timers, release the
+        epoll and eventfd descriptors, and shut the default executor down
+        without waiting (as asyncio). Idempotent. RuntimeError if running."""
+        if self._running:
+            raise RuntimeError("Cannot close a running event loop")
+        if self._closed:
+            return
+        if self._debug:
+            _logger.debug("Close %r", self)
+        self._closed = True
+        self._ready.clear()
+        self._timers.clear()
+        self._inbox.clear()
+        self._fds = []
+        self._poller.close(self._fork_gen != _fork_generation)
+        self._executor_shutdown_called = True
+        executor = self._default_executor
+        if executor is not None:
+            self._default_executor = None
+            executor.shutdown(wait=False)
+
+    # --- readers and writers -------------------------------------------------
+
+    cdef FdWatcher _fd_watcher(self, int fd):
+        if fd < len(self._fds):
+            return <FdWatcher>self._fds[fd]
+        return None
+
+    cdef int _fd_set_mask(self, FdWatcher w, unsigned int mask) except -1:
+        """Bring the kernel's registration for w.fd to `mask`. On failure
+        (EPERM for a regular file, EBADF for a closed fd) nothing changes."""
+        if mask == w.mask:
+            return 0
+        self._check_fork()
+        if mask == 0:
+            self._poller.ctl(EPOLL_CTL_DEL, w.fd, 0)
+        elif w.mask == 0:
+            self._poller.ctl(EPOLL_CTL_ADD, w.fd, mask)
+        else:
+            self._poller.ctl(EPOLL_CTL_MOD, w.fd, mask)
+        w.mask = mask
+        return 0
+
+    cdef object _remove_fd_callback(self, int fd, bint reading):
+        cdef ReaderWriter rw
+        w = self._fd_watcher(fd)
+        if w is None or not isinstance(w, ReaderWriter):
+            return False
+        rw = <ReaderWriter>w
+        cdef Handle old = rw.reader if reading else rw.writer
+        cdef unsigned int mask = rw.mask & ~(EPOLLIN if reading else EPOLLOUT)
+        try:
+            self._fd_set_mask(rw, mask)
+        except OSError:
+            # The fd was closed before being removed: the kernel has already
+            # forgotten it. Forget it here too.
+            rw.mask = mask
+        if reading:
+            rw.reader = None
+        else:
+            rw.writer = None
+        if rw.mask == 0:
+            self._fds[fd] = None
+        if old is not None:
+            old.cancel()
+            return True
+        return False
+
+    cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args):
+        self._check_closed_c()
+        cdef int fd = _fileobj_to_fd(fileobj)
+        cdef str method = 'add_reader' if reading else 'add_writer'
+        cdef Handle h = self._make_handle(Handle.__new__(Handle), callback,
+                                          args, None, method, False)
+        cdef ReaderWriter rw
+        w = self._fd_watcher(fd)
+        if w is None:
+            rw = ReaderWriter.__new__(ReaderWriter)
+            rw.fd = fd
+            rw.mask = 0
+        elif isinstance(w, ReaderWriter):
+            rw = <ReaderWriter>w
+        else:
+            raise RuntimeError(f'File descriptor {fileobj!r} is used by transport {w!r}')
+        self._fd_set_mask(rw, rw.mask | (EPOLLIN if reading else EPOLLOUT))
+        if fd >= len(self._fds):
+            self._fds.extend([None] * (fd + 1 - len(self._fds)))
+        self._fds[fd] = rw
+        cdef Handle old
+        if reading:
+            old, rw.reader = rw.reader, h
+        else:
+            old, rw.writer = rw.writer, h
+        if old is not None:
+            old.cancel()
+        return None
+
+    def add_reader(self, fd, callback, *args):
+        """Call callback(*args) whenever fd is readable (level-triggered).
+        Replaces an earlier reader of the same fd. Loop thread only."""
+        self._add_fd_callback(fd, True, callback, args)
+
+    def add_writer(self, fd, callback, *args):
+        """Call callback(*args) whenever fd is writable (level-triggered)."""
+        self._add_fd_callback(fd, False, callback, args)
+
+    def remove_reader(self, fd):
+        """Stop watching fd for reading. True if a reader was removed."""
+        if self._closed:
+            return False
+        return self._remove_fd_callback(_fileobj_to_fd(fd), True)
+
+    def remove_writer(self, fd):
+        """Stop watching fd for writing. True if a writer was removed."""
+        if self._closed:
+            return False
+        return self._remove_fd_callback(_fileobj_to_fd(fd), False)
