@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Build aioloop once per Python version and run the whole test suite on it.
+#
+#   bash tests/run.sh                 # 3.11, 3.12 and 3.13 (all required)
+#   AIOLOOP_PYTHONS="3.12" bash tests/run.sh
+#
+# Each version gets its own virtualenv in .venv/pyX.Y with the test extras
+# and an editable install (the extension is compiled in place as
+# aioloop/_core.cpython-3XY-*.so, so versions do not clash). Exits non-zero
+# if any version fails to build or any suite fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+pythons=${AIOLOOP_PYTHONS:-"3.11 3.12 3.13"}
+
+find_python() {
+    local v=$1 p
+    for p in "python$v" "$(command -v pyenv >/dev/null 2>&1 && pyenv root)/versions/$v"*/bin/python"$v"; do
+        if [ -n "$p" ] && command -v "$p" >/dev/null 2>&1; then
+            command -v "$p"; return 0
+        fi
+    done
+    return 1
+}
+
+status=0
+summary=()
+for v in $pythons; do
+    py=$(find_python "$v") || { echo "error: Python $v not found (install it, or set AIOLOOP_PYTHONS)" >&2; exit 2; }
+    venv="$root/.venv/py$v"
+    echo "=== Python $v ($py)"
+    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q -e ".[test]"
+    set +e
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests
+    rc=$?
+    set -e
+    summary+=("Python $v: unit tests exit $rc")
+    [ $rc -eq 0 ] || status=1
+done
+printf '%s\n' "${summary[@]}"
+exit $status
