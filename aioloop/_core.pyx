@@ -4,6 +4,9 @@
 #   kernel/  the poller: epoll and the eventfd waker
 #   loop/    one thread: handles, ready queue, timer heap, inbox, fd watchers,
 #            the run cycle, and the asyncio-facing Loop class
+#   transports/  stream and datagram transports over the poller
+#   net/     network methods: sock_*, DNS, connections, servers, TLS
+#   unix/    signals, pipes, subprocesses
 
 cimport cython
 
@@ -14,4 +17,6 @@ include "loop/timers.pyx"
 include "loop/inbox.pyx"
 include "loop/fdwatch.pyx"
 include "loop/loop.pyx"
+include "net/netloop.pyx"
+include "unix/unixloop.pyx"
 include "loop/asyncio_api.pyx"
