@@ -1,0 +1,107 @@
+"""Rewrite tests/conformance/expected-failures-X.Y.txt from an aioloop run.
+
+    python tests/conformance/run.py --selected --json run.json
+    python tests/conformance/update_expected.py run.json
+
+Every selected test that did not pass on aioloop in the run is listed as
+"test id<TAB>owner<TAB>reason"; tests that passed are dropped. The owner is
+derived from what the test called that aioloop does not implement yet (the
+child records every call to a method aioloop.Loop still inherits from
+asyncio.AbstractEventLoop):
+
+    #3  networking (sock_*, getaddrinfo, create_connection/server, TLS, ...)
+    #4  processes, pipes and signals (subprocess_*, connect_*_pipe, signals)
+    #2  anything else: a core loop bug until someone triages it
+
+A test already listed that still fails keeps its line when the derived owner
+is unchanged, so a hand-written reason (say, a #2 triage note) survives a
+regeneration. Tests of modules the run did not cover are kept as they were.
+The file is per Python version: run this with the Python of the run.
+"""
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path
+               if os.path.abspath(p or os.curdir) != _HERE] + [_HERE]
+
+import argparse
+import collections
+
+import _common
+from run import effective_status
+
+
+def classify(rec):
+    """(owner, reason) for a failing aioloop result."""
+    status = effective_status(rec, "aioloop")
+    names = rec.get("unimplemented", [])
+    net = [n for n in names if n in _common.NET_METHODS]
+    proc = [n for n in names if n in _common.PROC_METHODS]
+    other = [n for n in names if n not in _common.NET_METHODS
+             and n not in _common.PROC_METHODS]
+    owners = []
+    if net:
+        owners.append(_common.ISSUE_NET)
+    if proc:
+        owners.append(_common.ISSUE_PROC)
+    if owners and not other:
+        return "+".join(owners), "%s: needs %s (not implemented yet)" % (
+            status, ", ".join(names))
+    if status == "stock-loop":
+        return "#5", "passed, but on a stock asyncio loop: routing bug in the harness"
+    msg = (rec.get("message") or "").replace("\t", " ").replace("\n", " ")
+    if other:
+        msg = "calls unimplemented %s; %s" % (", ".join(other), msg)
+    return _common.ISSUE_CORE, "%s: %s" % (status, msg[:200])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run_json", help="run.py --json output of an aioloop run")
+    ap.add_argument("--output", help="default: expected-failures-X.Y.txt of the run's Python")
+    args = ap.parse_args(argv)
+
+    run = _common.load_results(args.run_json)
+    if run["mode"] != "aioloop":
+        sys.exit("%s is a %s run, not an aioloop run" % (args.run_json, run["mode"]))
+    ver = run["version"]
+    selected = _common.read_list(_common.data_file("selected", ver))
+    path = args.output or _common.data_file("expected-failures", ver)
+    old = _common.read_list(path)
+    modules_run = set(run["modules"])
+
+    new = {}
+    for tid in selected:
+        rec = run["tests"].get(tid)
+        if _common.module_of(tid) not in modules_run or rec is None:
+            if tid in old:
+                new[tid] = old[tid]
+            continue
+        if _common.passed_on_aioloop(rec):
+            continue
+        owner, reason = classify(rec)
+        if tid in old and old[tid] and old[tid][0] == owner:
+            new[tid] = old[tid]
+        else:
+            new[tid] = [owner, reason]
+
+    owners = collections.Counter(v[0] for v in new.values())
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# Selected tests of test.test_asyncio (Python %s) that do not pass on\n"
+                "# aioloop yet: test id<TAB>owning issue<TAB>reason.\n"
+                "# Regenerate: run.py --selected --json r.json && update_expected.py r.json\n"
+                "# (reasons of lines whose owner does not change are kept).\n" % ver)
+        for tid in sorted(new):
+            f.write("\t".join([tid] + new[tid]) + "\n")
+    removed = sorted(set(old) - set(new))
+    added = sorted(set(new) - set(old))
+    print("%s: %d expected failures (%s); %d added, %d removed" % (
+        path, len(new), ", ".join("%s: %d" % kv for kv in sorted(owners.items())),
+        len(added), len(removed)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
