@@ -16,6 +16,7 @@ cdef class SocketTransport(FdWatcher):
         Py_ssize_t _high_water
         Py_ssize_t _low_water
         bint _protocol_paused
+        object __weakref__     # asyncio's Server (3.13) keeps a WeakSet of clients
 
     cdef int _init(self, NetLoop loop, object sock, object protocol,
                    object extra, object server) except -1
