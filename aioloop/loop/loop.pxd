@@ -1,3 +1,5 @@
+from libc.stdint cimport uint32_t
+
 cdef class EventLoopCore:
     # The one-thread loop. Every field is touched only by the thread running
     # the loop, except `_inbox` (thread-safe by its own lock) and the flags
@@ -40,6 +42,9 @@ cdef class EventLoopCore:
     cdef int _run_handle(self, Handle h) except -1
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1
     cdef int _run_once(self) except -1
+    cdef int _dispatch_io(self, FdWatcher w, uint32_t events) except -1
+    cdef int _fd_attach(self, FdWatcher w) except -1
+    cdef int _fd_detach(self, FdWatcher w) except -1
     cdef int _timer_cancelled(self, TimerHandle t) except -1
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context, str method)
     cdef FdWatcher _fd_watcher(self, int fd)

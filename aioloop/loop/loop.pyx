@@ -20,6 +20,7 @@ import asyncio as _asyncio
 import asyncio.base_events as _base_events
 import asyncio.events as _events
 import asyncio.format_helpers as _format_helpers
+import asyncio.sslproto as _sslproto
 from asyncio.log import logger as _logger
 
 from cpython.exc cimport PyErr_CheckSignals
@@ -339,6 +340,7 @@ cdef class EventLoopCore:
 
     cdef int _run_once(self) except -1:
         cdef int timeout_ms, n, i, fd
+        cdef uint32_t ev
         cdef double delta, end
         cdef Py_ssize_t ntodo
         cdef TimerHandle t
@@ -404,10 +406,33 @@ cdef class EventLoopCore:
         ntodo = ready.count
         while ntodo > 0:
             ntodo -= 1
-            h = ready.pop()
-            if h._cancelled:
-                continue
-            self._run_handle(h)
+            item = ready.pop()
+            if isinstance(item, Handle):
+                h = <Handle>item
+                if h._cancelled:
+                    continue
+                self._run_handle(h)
+            else:
+                w = <FdWatcher>item
+                ev = w.revents
+                w.revents = 0
+                w.queued = False
+                self._dispatch_io(w, ev)
+        return 0
+
+    cdef int _dispatch_io(self, FdWatcher w, uint32_t events) except -1:
+        # A transport handles its own errors (connection_lost etc.); anything
+        # escaping is a bug in it and must not take the loop down.
+        try:
+            w.dispatch(events)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.call_exception_handler({
+                'message': f'Exception in I/O dispatch of {w!r}',
+                'exception': exc,
+            })
+        self._n_callbacks += 1
         return 0
 
     def run_forever(self):
@@ -488,6 +513,31 @@ cdef class EventLoopCore:
         w.mask = mask
         return 0
 
+    cdef int _fd_attach(self, FdWatcher w) except -1:
+        """Give w.fd's slot in the fd table to w (a transport). The kernel
+        registration follows w.mask, set through _fd_set_mask()."""
+        existing = self._fd_watcher(w.fd)
+        if existing is not None and existing is not w:
+            if isinstance(existing, ReaderWriter) and (<FdWatcher>existing).mask:
+                raise RuntimeError(
+                    f'File descriptor {w.fd} is used by a reader or writer; '
+                    f'remove it first')
+            self._fd_set_mask(<FdWatcher>existing, 0)
+        if w.fd >= len(self._fds):
+            self._fds.extend([None] * (w.fd + 1 - len(self._fds)))
+        self._fds[w.fd] = w
+        return 0
+
+    cdef int _fd_detach(self, FdWatcher w) except -1:
+        """Unregister w (before its fd is closed) and free its slot."""
+        try:
+            self._fd_set_mask(w, 0)
+        except OSError:
+            w.mask = 0      # already closed: the kernel forgot it
+        if self._fd_watcher(w.fd) is w:
+            self._fds[w.fd] = None
+        return 0
+
     cdef object _remove_fd_callback(self, int fd, bint reading):
         cdef ReaderWriter rw
         w = self._fd_watcher(fd)
@@ -540,7 +590,7 @@ cdef class EventLoopCore:
             old, rw.writer = rw.writer, h
         if old is not None:
             old.cancel()
-        return None
+        return h
 
     def add_reader(self, fd, callback, *args):
         """Call callback(*args) whenever fd is readable (level-triggered).
