@@ -9,8 +9,9 @@ crash, for the tests not yet run). Not meant to be run by hand, but it can be:
 Records written to --out, in order:
   {"event": "plan", "ids": [...]}           the tests about to run
   {"event": "start", "id": ...}             before each test (before setUp)
-  {"event": "unimpl", "id", "name"}         the test called a method aioloop
-                                            does not have yet (first call)
+  {"event": "call", "id", "name", "unimplemented"}  first call of a
+                                            networking/process method, or of
+                                            any method aioloop lacks
   {"event": "end", "id", "status", ...}     after each test (after cleanups)
   {"event": "fixture", "desc", "status", "message"}   setUpClass/Module errors
   {"event": "done"}
@@ -76,8 +77,9 @@ class Harness:
     def __init__(self, mode):
         self.mode = mode
         self.loops = collections.Counter()
-        self.unimplemented = set()
-        self.on_unimplemented = None
+        self.unimplemented = set()   # methods called that aioloop lacks
+        self.used = set()            # watched methods called (see _patch)
+        self.on_call = None
         self._policies = set()   # ids of the policies the harness installed
         self._real_set_policy = asyncio.events.set_event_loop_policy
         if mode == "aioloop":
@@ -137,24 +139,33 @@ class Harness:
                 harness._record_loop(self)
             Loop.__init__ = loop_init
             # Methods aioloop does not implement yet still come from
-            # AbstractEventLoop and raise NotImplementedError: note each call.
+            # AbstractEventLoop and raise NotImplementedError: note each
+            # call. Note calls of the networking and process methods too
+            # (implemented or not): update_expected.py names the owning issue
+            # of a failure from them.
+            watched = _common.NET_METHODS | _common.PROC_METHODS
             for name, value in vars(asyncio.AbstractEventLoop).items():
                 if name.startswith("_") or not callable(value):
                     continue
-                if getattr(Loop, name, None) is not value:
-                    continue
-                setattr(Loop, name, self._noting(name, value))
+                current = getattr(Loop, name, None)
+                if current is value:
+                    setattr(Loop, name, self._noting(name, value, True))
+                elif name in watched and current is not None:
+                    setattr(Loop, name, self._noting(name, current, False))
 
-    def _noting(self, name, func):
+    def _noting(self, name, func, unimplemented):
         harness = self
 
         def method(self, *args, **kwargs):
-            if name not in harness.unimplemented:
-                harness.unimplemented.add(name)
-                if harness.on_unimplemented is not None:
-                    harness.on_unimplemented(name)
+            if name not in harness.used:
+                harness.used.add(name)
+                if unimplemented:
+                    harness.unimplemented.add(name)
+                if harness.on_call is not None:
+                    harness.on_call(name, unimplemented)
             return func(self, *args, **kwargs)
         method.__name__ = method.__qualname__ = name
+        method.__doc__ = getattr(func, "__doc__", None)
         method.__wrapped__ = func
         return method
 
@@ -167,6 +178,7 @@ class Harness:
     def before_test(self):
         self.loops.clear()
         self.unimplemented.clear()
+        self.used.clear()
         self._policies.clear()
         self.install_policy()
 
@@ -179,14 +191,15 @@ class Result(unittest.TestResult):
         self.timeout = timeout
         self.hang_file = hang_file
         self.current = None
-        harness.on_unimplemented = self._on_unimplemented
+        harness.on_call = self._on_call
 
-    def _on_unimplemented(self, name):
+    def _on_call(self, name, unimplemented):
         # Sent at once: if the test then hangs, run.py still knows what the
-        # test needed that aioloop does not have.
+        # test used, and what it needed that aioloop does not have.
         cur = self.current
         if cur is not None:
-            self.emit({"event": "unimpl", "id": cur["id"], "name": name})
+            self.emit({"event": "call", "id": cur["id"], "name": name,
+                       "unimplemented": unimplemented})
 
     def _set(self, status, err=None, test=None):
         order = {"pass": 0, "skip": 1, "xfail": 1, "xpass": 2, "fail": 3, "error": 4}
@@ -221,6 +234,8 @@ class Result(unittest.TestResult):
         rec["loops"] = dict(self.harness.loops)
         if self.harness.unimplemented:
             rec["unimplemented"] = sorted(self.harness.unimplemented)
+        if self.harness.used:
+            rec["used"] = sorted(self.harness.used)
         self.emit(rec)
 
     def addSuccess(self, test):
@@ -244,8 +259,13 @@ class Result(unittest.TestResult):
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         if self.current is None:
-            self.emit({"event": "fixture", "desc": str(test), "status": "skip",
-                       "message": str(reason)[:500]})
+            if isinstance(test, unittest.TestCase):
+                # 3.12+ skips a skipped class's tests without startTest().
+                self.emit({"event": "end", "id": test.id(), "status": "skip",
+                           "message": str(reason)[:500], "loops": {}})
+            else:
+                self.emit({"event": "fixture", "desc": str(test),
+                           "status": "skip", "message": str(reason)[:500]})
             return
         self._set("skip")
         self.current.setdefault("message", str(reason)[:500])

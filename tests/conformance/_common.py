@@ -70,6 +70,8 @@ def module_of(test_id):
 # aioloop mode, asyncio.SelectorEventLoop() in stock mode (so that select.py
 # can see which of its tests pass on stock asyncio).
 #
+#   replaces: regex of the stock classes whose tests this class runs again
+#            (select.py names it in their exclusion reason);
 #   bases:   names in the test module ("utils.TestCase" is
 #            test.test_asyncio.utils.TestCase); the new class derives from
 #            them in this order. For test_events the Unix mixin that installs
@@ -83,37 +85,50 @@ def module_of(test_id):
 DUPLICATES = {
     "test_events": [
         dict(name="Aioloop_EventLoopTests",
+             replaces=r"^(Select|Poll|EPoll|Kqueue)EventLoopTests$",
              bases=("EventLoopTestsMixin", "SubprocessTestsMixin", "utils.TestCase"),
              factory="create_event_loop"),
     ],
     "test_sendfile": [
         dict(name="Aioloop_SendfileTests",
+             replaces=r"^(Select|Poll|EPoll|Kqueue)EventLoopTests$",
              bases=("SendfileTestsBase", "utils.TestCase"),
              factory="create_event_loop"),
     ],
     "test_sock_lowlevel": [
         dict(name="Aioloop_SockTests",
+             replaces=r"^(Select|Poll|EPoll|Kqueue)EventLoopTests$",
              bases=("BaseSockTestsMixin", "utils.TestCase"),
              factory="create_event_loop"),
     ],
     "test_buffered_proto": [
         dict(name="Aioloop_BufferedProtocolTests",
+             replaces=r"^BufferedProtocolSelectorTests$",
              bases=("BufferedProtocolSelectorTests",), factory="new_loop"),
     ],
     "test_server": [
         dict(name="Aioloop_StartServerTests",
+             replaces=r"^SelectorStartServerTests$",
              bases=("SelectorStartServerTests",), factory="new_loop"),
     ],
     "test_sslproto": [
         dict(name="Aioloop_StartTLSTests",
+             replaces=r"^SelectorStartTLSTests$",
              bases=("SelectorStartTLSTests",), factory="new_loop"),
     ],
     "test_subprocess": [
         dict(name="Aioloop_SubprocessTests",
+             replaces=r"^Subprocess\w*WatcherTests$",
              bases=("SubprocessMixin", "utils.TestCase"), setup="loop"),
+    ],
+    "test_base_events": [
+        dict(name="Aioloop_BaseEventLoopWithSelectorTests",
+             replaces=r"^BaseEventLoopWithSelectorTests$",
+             bases=("BaseEventLoopWithSelectorTests",), setup="patch"),
     ],
     "test_unix_events": [
         dict(name="Aioloop_UnixSocketTests",
+             replaces=r"^SelectorEventLoopUnixSocketTests$",
              bases=("SelectorEventLoopUnixSocketTests",), setup="patch"),
     ],
 }

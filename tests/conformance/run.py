@@ -35,6 +35,7 @@ import argparse
 import collections
 import json
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -113,7 +114,7 @@ def run_module(python, module, mode, only, timeout, workdir, log):
         killed = False
         done = False
         n_before = len(results)
-        unimpl = collections.defaultdict(set)
+        calls = collections.defaultdict(dict)
         while True:
             rc = p.poll()
             recs, pos = _read_records(out, pos)
@@ -129,8 +130,8 @@ def run_module(python, module, mode, only, timeout, workdir, log):
                     rec.pop("event")
                     results[rec.pop("id")] = rec
                     current = None
-                elif ev == "unimpl":
-                    unimpl[rec["id"]].add(rec["name"])
+                elif ev == "call":
+                    calls[rec["id"]][rec["name"]] = rec["unimplemented"]
                 elif ev == "fixture":
                     fixtures.append(rec)
                 elif ev == "done":
@@ -159,8 +160,11 @@ def run_module(python, module, mode, only, timeout, workdir, log):
                 "seconds": timeout if timed_out else None,
                 "loops": {},
             }
-            if unimpl.get(current):
-                results[current]["unimplemented"] = sorted(unimpl[current])
+            if calls.get(current):
+                results[current]["used"] = sorted(calls[current])
+                missing = sorted(n for n, u in calls[current].items() if u)
+                if missing:
+                    results[current]["unimplemented"] = missing
         elif plan is None:
             # The module did not even load: one record for all of it.
             results[module] = {"status": "crash", "loops": {},
@@ -178,10 +182,24 @@ def run_module(python, module, mode, only, timeout, workdir, log):
         remaining = [t for t in plan if t not in results]
         if not remaining or len(results) == n_before:
             break
-    # Tests of the plan that never reported (setUpClass failed, ...).
+    # Tests of the plan that never reported: their class or module fixture
+    # failed or skipped ("setUpClass (test.test_asyncio.m.C)"); they share its
+    # status.
+    scoped = []
+    for f in fixtures:
+        m = re.search(r"\(([\w.]+)\)", f.get("desc", ""))
+        if m:
+            scoped.append((m.group(1) + ".", f))
     for t in plan or ():
-        if t not in results:
-            msg = "; ".join(f.get("message", "") for f in fixtures) or "not run"
+        if t in results:
+            continue
+        for prefix, f in scoped:
+            if t.startswith(prefix):
+                results[t] = {"status": f["status"], "loops": {},
+                              "message": ("%s: %s" % (f["desc"], f.get("message", "")))[:500]}
+                break
+        else:
+            msg = "; ".join(sorted({f.get("message", "") for f in fixtures})) or "no result"
             results[t] = {"status": "error", "loops": {},
                           "message": ("not run: " + msg)[:500]}
     return results, fixtures, time.monotonic() - t_start
@@ -238,6 +256,10 @@ def main(argv=None):
                     help="run only the tests in selected-X.Y.txt")
     ap.add_argument("--check", action="store_true",
                     help="run the selected set; exit 1 on unexpected failures")
+    ap.add_argument("--retries", type=int, default=1, choices=(0, 1),
+                    help="--check: run unexpected failures once more (default 1)")
+    ap.add_argument("--strict", action="store_true",
+                    help="--check: also fail when a listed failure now passes")
     ap.add_argument("--tests", nargs="+", metavar="ID",
                     help="run only these test ids")
     ap.add_argument("--timeout", type=float, default=30.0,
@@ -303,25 +325,29 @@ def main(argv=None):
                         if st not in ("pass", "skip", "xfail"):
                             print("    %-10s %s  %s" % (st, tid, rec.get("message", "")[:150]))
     elapsed = time.monotonic() - t0
-    total = summarize(all_results, mode)
-
-    report = {
-        "python": platform.python_version(),
-        "version": ver,
-        "mode": mode,
-        "timeout": args.timeout,
-        "seconds": round(elapsed, 1),
-        "modules": per_module,
-        "tests": all_results,
-    }
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1, sort_keys=True)
 
     rc = 0
+    flaky = []
     if args.check:
         unexpected, fixed, exp_fail, passing = check(
             all_results, selected, expected, set(modules))
+        if unexpected and args.retries:
+            # One more try, each module in a fresh child: a test that passes
+            # now is reported as flaky, not failed.
+            retry_by_module = collections.defaultdict(list)
+            for tid in unexpected:
+                retry_by_module[_common.module_of(tid)].append(tid)
+            with open(log_path, "a") as log:
+                for m, tids in sorted(retry_by_module.items()):
+                    results, _, _ = run_module(
+                        python, m, mode, tids, args.timeout, workdir, log)
+                    for tid in tids:
+                        if tid in results and _common.passed_on_aioloop(results[tid]):
+                            flaky.append(tid)
+                            all_results[tid] = dict(results[tid], flaky=True)
+            elapsed = time.monotonic() - t0
+            unexpected, fixed, exp_fail, passing = check(
+                all_results, selected, expected, set(modules))
         owners = collections.Counter(expected[t][0] if expected[t] else "?"
                                      for t in exp_fail)
         for tid in unexpected:
@@ -329,18 +355,35 @@ def main(argv=None):
             print("UNEXPECTED %-10s %s\n    %s" % (
                 effective_status(rec, mode) if "loops" in rec else rec["status"],
                 tid, rec.get("message", "")[:300]))
+        for tid in flaky:
+            print("FLAKY (failed, then passed on a retry): %s" % tid)
         for tid in fixed:
             print("NOW PASSING (remove from expected-failures-%s.txt): %s" % (ver, tid))
         by_owner = ", ".join("%s: %d" % (k, owners[k]) for k in sorted(owners))
         print("conformance %s: %d passed, %d unexpected failures, "
-              "%d expected failures (%s)%s, %.0f s" % (
+              "%d expected failures (%s)%s%s, %.0f s" % (
                   ver, len(passing), len(unexpected), len(exp_fail),
                   by_owner or "none",
-                  ", %d now passing" % len(fixed) if fixed else "", elapsed))
-        rc = 1 if unexpected else 0
+                  ", %d now passing" % len(fixed) if fixed else "",
+                  ", %d flaky" % len(flaky) if flaky else "", elapsed))
+        rc = 1 if unexpected or (args.strict and fixed) else 0
     else:
+        total = summarize(all_results, mode)
         print("%s %s: %s (%d tests, %.0f s)" % (
             mode, ver, fmt_counts(total), len(all_results), elapsed))
+
+    if args.json:
+        report = {
+            "python": platform.python_version(),
+            "version": ver,
+            "mode": mode,
+            "timeout": args.timeout,
+            "seconds": round(elapsed, 1),
+            "modules": per_module,
+            "tests": all_results,
+        }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1, sort_keys=True)
     if args.keep is None:
         shutil.rmtree(workdir, ignore_errors=True)
     else:

@@ -85,6 +85,13 @@ ASYNCIO_MODULES = IMPL_MODULES | LOOP_INDEPENDENT | {"asyncio", "events", "trans
 # Private module-level names that are part of the loop-writer's API (uvloop
 # and aioloop use them too).
 ALLOWED_PRIVATE = {"_get_running_loop", "_set_running_loop", "_get_event_loop"}
+# The loop's public methods: a test that replaces one on a loop (loop.x =
+# mock, patch.object(loop, "x")) tests which methods asyncio's own
+# implementation calls, except for these hooks, which every loop reports
+# through by contract.
+import asyncio as _asyncio
+LOOP_METHODS = {n for n in vars(_asyncio.AbstractEventLoop) if not n.startswith("_")}
+HOOKS = {"call_exception_handler", "default_exception_handler"}
 # Names of loop-like objects in tests: private attributes of these are stock
 # internals whatever their name.
 LOOPISH = re.compile(r"(^|\.)(loop\w*|_loop|selector|tr|\w*transport|watcher|"
@@ -209,6 +216,14 @@ class StaticChecker:
                     node.attr in self.asyncio_private and node.attr not in own):
                 return "reaches into private attribute %s.%s" % (base_src, node.attr)
             return None
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Attribute) and t.attr in LOOP_METHODS \
+                        and LOOPISH.search(ast.unparse(t.value)):
+                    return "replaces loop method %s (tests asyncio's call paths)" % (
+                        ast.unparse(t))
+            return None
         if isinstance(node, ast.Call):
             fn = ast.unparse(node.func)
             if fn.endswith("mock.patch") or fn == "patch":
@@ -220,7 +235,8 @@ class StaticChecker:
                 if len(node.args) >= 2:
                     target = ast.unparse(node.args[0])
                     attr = node.args[1].value if isinstance(node.args[1], ast.Constant) else "?"
-                    if (LOOPISH.search(target) and _is_private(str(attr))) or \
+                    if (LOOPISH.search(target) and (_is_private(str(attr)) or (
+                            attr in LOOP_METHODS and attr not in HOOKS))) or \
                             target.split(".")[0] in IMPL_MODULES:
                         return "patches %s.%s with a mock" % (target, attr)
             if fn in ("asyncio.set_event_loop_policy", "events.set_event_loop_policy") \
@@ -271,30 +287,54 @@ FIXTURES = ("setUp", "tearDown", "asyncSetUp", "asyncTearDown", "setUpClass",
             "tearDownClass")
 
 
+def _module_function(fn_globals, name):
+    """A function or class of the test module's own namespace (a helper such
+    as test_base_events.patch_socket), if defined in test.test_asyncio."""
+    obj = fn_globals.get(name)
+    if inspect.isfunction(obj):
+        path = inspect.unwrap(obj).__code__.co_filename
+        if os.path.dirname(path) == _TEST_DIR and not path.endswith("utils.py"):
+            return obj
+    return None
+
+
 def function_nodes(test):
-    """(where, AST) of the test method, its fixtures, and self-methods it
-    calls, transitively."""
+    """(where, AST) of the test method, its fixtures, the methods of self it
+    uses and the module-level helper functions it names, transitively."""
     cls = type(test)
+    namespaces = {}          # id(globals) -> globals of code seen so far
     seen = set()
     out = []
-    todo = [test._testMethodName] + list(FIXTURES)
+    todo = [("self", n) for n in [test._testMethodName] + list(FIXTURES)]
     while todo:
-        name = todo.pop(0)
-        if name in seen:
+        key = todo.pop(0)
+        if key in seen:
             continue
-        seen.add(name)
-        found = _own_method(cls, name)
-        if found is None:
-            continue
-        klass, fn = found
+        seen.add(key)
+        scope, name = key
+        if scope == "self":
+            found = _own_method(cls, name)
+            if found is None:
+                continue
+            klass, fn = found
+            where = "%s.%s" % (klass.__name__, name)
+        else:
+            fn = _module_function(namespaces[scope], name)
+            if fn is None:
+                continue
+            where = name
         node = _parse_function(fn)
         if node is None:
             continue
-        out.append(("%s.%s" % (klass.__name__, name), node))
+        out.append((where, node))
+        g = inspect.unwrap(fn).__globals__
+        namespaces[id(g)] = g
         for sub in ast.walk(node):
             if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) \
                     and sub.value.id == "self":
-                todo.append(sub.attr)
+                todo.append(("self", sub.attr))
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                todo.append((id(g), sub.id))
     return out
 
 
@@ -321,8 +361,9 @@ def loop_reason(rec, test_id):
         if "TestLoop" in kinds:
             return "runs on test_utils.TestLoop (a mock-clocked BaseEventLoop)"
         module, cls = test_id.split(".")[2:4]
-        dup = [s["name"] for s in _common.DUPLICATES.get(module, ())]
-        if dup and not cls.startswith("Aioloop_"):
+        dup = [s["name"] for s in _common.DUPLICATES.get(module, ())
+               if re.search(s["replaces"], cls)]
+        if dup:
             return "makes its own stock loop (%s); its tests run on aioloop as %s" % (
                 kinds, ", ".join(dup))
         return "makes its own stock loop (%s), not the loop under test" % kinds

@@ -5,13 +5,15 @@
 
 Every selected test that did not pass on aioloop in the run is listed as
 "test id<TAB>owner<TAB>reason"; tests that passed are dropped. The owner is
-derived from what the test called that aioloop does not implement yet (the
-child records every call to a method aioloop.Loop still inherits from
-asyncio.AbstractEventLoop):
+derived from the loop methods the test called (the child records calls of
+every method aioloop.Loop still inherits from asyncio.AbstractEventLoop, and
+of the networking and process methods it implements): first those aioloop
+does not implement yet, then the networking/process methods it used:
 
     #3  networking (sock_*, getaddrinfo, create_connection/server, TLS, ...)
     #4  processes, pipes and signals (subprocess_*, connect_*_pipe, signals)
     #2  anything else: a core loop bug until someone triages it
+    #5  the test passed on a stock loop: a routing bug of this harness
 
 A test already listed that still fails keeps its line when the derived owner
 is unchanged, so a hand-written reason (say, a #2 triage note) survives a
@@ -33,28 +35,41 @@ import _common
 from run import effective_status
 
 
-def classify(rec):
-    """(owner, reason) for a failing aioloop result."""
-    status = effective_status(rec, "aioloop")
-    names = rec.get("unimplemented", [])
-    net = [n for n in names if n in _common.NET_METHODS]
-    proc = [n for n in names if n in _common.PROC_METHODS]
-    other = [n for n in names if n not in _common.NET_METHODS
-             and n not in _common.PROC_METHODS]
+def _owners(names):
     owners = []
-    if net:
+    if any(n in _common.NET_METHODS for n in names):
         owners.append(_common.ISSUE_NET)
-    if proc:
+    if any(n in _common.PROC_METHODS for n in names):
         owners.append(_common.ISSUE_PROC)
-    if owners and not other:
-        return "+".join(owners), "%s: needs %s (not implemented yet)" % (
-            status, ", ".join(names))
+    return owners
+
+
+def classify(rec):
+    """(owner, reason) for a failing aioloop result.
+
+    1. The test called methods aioloop does not implement: their issues.
+    2. Else it used networking/process methods that aioloop implements:
+       their issues, to triage first (the failure is in or under them).
+    3. Else the core loop (#2)."""
+    status = effective_status(rec, "aioloop")
+    msg = (rec.get("message") or "").replace("\t", " ").replace("\n", " ")[:200]
+    missing = rec.get("unimplemented", [])
+    used = rec.get("used", [])
     if status == "stock-loop":
         return "#5", "passed, but on a stock asyncio loop: routing bug in the harness"
-    msg = (rec.get("message") or "").replace("\t", " ").replace("\n", " ")
+    owners = _owners(missing)
+    other = [n for n in missing if n not in _common.NET_METHODS
+             and n not in _common.PROC_METHODS]
+    if owners and not other:
+        return "+".join(owners), "%s: needs %s (not implemented yet)" % (
+            status, ", ".join(missing))
     if other:
-        msg = "calls unimplemented %s; %s" % (", ".join(other), msg)
-    return _common.ISSUE_CORE, "%s: %s" % (status, msg[:200])
+        return _common.ISSUE_CORE, "%s: calls unimplemented %s; %s" % (
+            status, ", ".join(other), msg)
+    owners = _owners(used)
+    if owners:
+        return "+".join(owners), "%s (uses %s): %s" % (status, ", ".join(used), msg)
+    return _common.ISSUE_CORE, "%s: %s" % (status, msg)
 
 
 def main(argv=None):
