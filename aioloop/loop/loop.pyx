@@ -195,6 +195,7 @@ cdef class EventLoopCore:
         if self._debug:
             # Cython functions have no frame: frame 0 is the Python caller.
             h._source_traceback = _extract_stack(_getframe(0))
+        _gc_park(h)
         return h
 
     def call_soon(self, callback, *args, context=None):
@@ -228,6 +229,7 @@ cdef class EventLoopCore:
         h._loop = self
         if self._debug:
             h._source_traceback = _extract_stack(_getframe(0))
+        _gc_park(h)
         self._inbox.put(h)
         return h
 
@@ -397,7 +399,8 @@ cdef class EventLoopCore:
         while timers.size:
             t = timers.top()
             if t._cancelled:
-                timers.pop()
+                t = None
+                _gc_unpark(timers.pop())
                 continue
             if t._when >= end:
                 break
@@ -409,9 +412,9 @@ cdef class EventLoopCore:
             item = ready.pop()
             if isinstance(item, Handle):
                 h = <Handle>item
-                if h._cancelled:
-                    continue
-                self._run_handle(h)
+                if not h._cancelled:
+                    self._run_handle(h)
+                _gc_unpark(h)
             else:
                 w = <FdWatcher>item
                 ev = w.revents
