@@ -71,3 +71,21 @@ def test_pending_callback_keeps_its_target_alive(factory):
         assert ref().fired
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("factory", LOOPS)
+@pytest.mark.parametrize("how", ["ran", "cancelled", "closed"])
+def test_handle_and_its_context_are_tracked_once_out_of_the_loop(factory, how):
+    loop = factory()
+    try:
+        handle = loop.call_soon(lambda: None)
+        if how == "cancelled":
+            handle.cancel()
+        if how == "closed":
+            loop.close()
+        else:
+            loop.run_until_complete(asyncio.sleep(0))
+        assert gc.is_tracked(handle)
+        assert gc.is_tracked(handle._context)   # get_context() is 3.12+
+    finally:
+        loop.close()

@@ -12,12 +12,28 @@
 # PyObject_GC_Track is fatal on an object already tracked, hence the checks.
 from aioloop.includes.python cimport *
 
+#
+# The contextvars.Context that call_soon() copies for a handle is parked with
+# it (`_ctx_parked`): while queued it is reachable only through the handle.
+# It is tracked again whenever the handle leaves the queues, whoever holds it.
 cdef inline void _gc_park(object h) noexcept:
     if PyObject_GC_IsTracked(h):
         PyObject_GC_UnTrack(h)
 
+cdef inline void _gc_park_context(Handle h) noexcept:
+    if PyObject_GC_IsTracked(h._context):
+        PyObject_GC_UnTrack(h._context)
+        h._ctx_parked = True
+
+cdef inline void _gc_unpark_context(Handle h) noexcept:
+    h._ctx_parked = False
+    if h._context is not None and not PyObject_GC_IsTracked(h._context):
+        PyObject_GC_Track(h._context)
+
 cdef inline void _gc_unpark(object h) noexcept:
     # `h` is the caller's own reference: more than one means a user holds it.
+    if isinstance(h, Handle) and (<Handle>h)._ctx_parked:
+        _gc_unpark_context(<Handle>h)
     if Py_REFCNT(h) > 1 and not PyObject_GC_IsTracked(h):
         PyObject_GC_Track(h)
 
@@ -25,6 +41,8 @@ cdef inline void _gc_release(PyObject *p) noexcept:
     # Drop a queue's reference to a parked handle (clear(), close()).
     if p == NULL:
         return
+    if isinstance(<object>p, Handle) and (<Handle>p)._ctx_parked:
+        _gc_unpark_context(<Handle>p)
     if _Py_REFCNT_ptr(p) > 1 and not _PyObject_GC_IsTracked_ptr(p):
         _PyObject_GC_Track_ptr(p)
     Py_XDECREF(p)
@@ -47,6 +65,8 @@ cdef class Handle:
         raise TypeError("aioloop handles are created by the loop (call_soon, call_later, ...)")
 
     cdef void _clear(self) noexcept:
+        if self._ctx_parked:
+            _gc_unpark_context(self)
         self._callback = None
         self._args = None
 

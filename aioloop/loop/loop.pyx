@@ -190,12 +190,17 @@ cdef class EventLoopCore:
                 f'got {callback!r}')
         h._callback = callback
         h._args = args
-        h._context = PyContext_CopyCurrent() if context is None else context
         h._loop = self
+        h._context = PyContext_CopyCurrent() if context is None else context
         if self._debug:
             # Cython functions have no frame: frame 0 is the Python caller.
             h._source_traceback = _extract_stack(_getframe(0))
-        _gc_park(h)
+        if scheduling:
+            # Headed for a queue (a reader/writer handle is not: its watcher
+            # holds it). See handles.pyx on parking.
+            if context is None:
+                _gc_park_context(h)
+            _gc_park(h)
         return h
 
     def call_soon(self, callback, *args, context=None):
@@ -225,8 +230,12 @@ cdef class EventLoopCore:
         h = Handle.__new__(Handle)
         h._callback = callback
         h._args = args
-        h._context = PyContext_CopyCurrent() if context is None else context
         h._loop = self
+        if context is None:
+            h._context = PyContext_CopyCurrent()
+            _gc_park_context(h)
+        else:
+            h._context = context
         if self._debug:
             h._source_traceback = _extract_stack(_getframe(0))
         _gc_park(h)
