@@ -20,8 +20,10 @@ loop and no stock asyncio loop (status "stock-loop" otherwise).
 
 --check compares with tests/conformance/selected-X.Y.txt and
 expected-failures-X.Y.txt: exit 1 if a selected test that is not listed as
-an expected failure does not pass on aioloop. Tests that pass but are still
-listed are reported, so the list can shrink (update_expected.py rewrites it).
+an expected failure does not pass on aioloop (after one retry in a fresh
+child; a pass on the retry is reported as FLAKY). Tests that pass but are
+still listed are reported as NOW PASSING, so the list can shrink
+(update_expected.py rewrites it). See README.md in this folder.
 """
 
 import os
