@@ -135,8 +135,12 @@ class Harness:
         if self.aioloop is not None:
             Loop = self.aioloop.Loop
 
+            loop_init_orig = Loop.__init__
+
             def loop_init(self, *args, **kwargs):
                 harness._record_loop(self)
+                if loop_init_orig is not object.__init__:
+                    loop_init_orig(self, *args, **kwargs)
             Loop.__init__ = loop_init
             # Methods aioloop does not implement yet still come from
             # AbstractEventLoop and raise NotImplementedError: note each

@@ -227,13 +227,11 @@ def fmt_counts(c):
     return " ".join("%s %d" % (k, c[k]) for k in keys) or "no tests"
 
 
-def check(results, selected, expected, modules_run):
-    """Compare an aioloop run of the selected set with the expected failures.
-    Returns (unexpected, fixed, expected_failing, passing)."""
+def check(results, wanted, expected):
+    """Compare an aioloop run of the selected tests `wanted` with the
+    expected failures. Returns (unexpected, fixed, expected_failing, passing)."""
     unexpected, fixed, exp_fail, passing = [], [], [], []
-    for tid in sorted(selected):
-        if _common.module_of(tid) not in modules_run:
-            continue
+    for tid in sorted(wanted):
         rec = results.get(tid)
         ok = rec is not None and _common.passed_on_aioloop(rec)
         if ok:
@@ -331,8 +329,8 @@ def main(argv=None):
     rc = 0
     flaky = []
     if args.check:
-        unexpected, fixed, exp_fail, passing = check(
-            all_results, selected, expected, set(modules))
+        run_ids = {t for t in wanted if _common.module_of(t) in set(modules)}
+        unexpected, fixed, exp_fail, passing = check(all_results, run_ids, expected)
         if unexpected and args.retries:
             # One more try, each module in a fresh child: a test that passes
             # now is reported as flaky, not failed.
@@ -348,15 +346,14 @@ def main(argv=None):
                             flaky.append(tid)
                             all_results[tid] = dict(results[tid], flaky=True)
             elapsed = time.monotonic() - t0
-            unexpected, fixed, exp_fail, passing = check(
-                all_results, selected, expected, set(modules))
+            unexpected, fixed, exp_fail, passing = check(all_results, run_ids, expected)
         owners = collections.Counter(expected[t][0] if expected[t] else "?"
                                      for t in exp_fail)
         for tid in unexpected:
             rec = all_results.get(tid, {"status": "missing"})
             print("UNEXPECTED %-10s %s\n    %s" % (
                 effective_status(rec, mode) if "loops" in rec else rec["status"],
-                tid, rec.get("message", "")[:300]))
+                tid, " ".join(rec.get("message", "").split())[:300]))
         for tid in flaky:
             print("FLAKY (failed, then passed on a retry): %s" % tid)
         for tid in fixed:
