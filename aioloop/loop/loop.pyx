@@ -202,6 +202,14 @@ cdef class EventLoopCore:
         self._check_closed_c()
         cdef Handle h = self._make_handle(Handle.__new__(Handle), callback,
                                           args, context, 'call_soon')
+        if not self._running:
+            # Before the loop runs, call_soon_threadsafe() parks callbacks in
+            # the inbox, where asyncio would have appended them to the ready
+            # queue at once. Move them over first so that set-up code mixing
+            # the two methods keeps one FIFO order, as on asyncio. (While the
+            # loop runs, the same thread's call_soon_threadsafe() pushes to the
+            # ready queue directly; other threads' order is a race anyway.)
+            self._inbox.drain_into(self._ready)
         self._ready.push(h)
         return h
 
