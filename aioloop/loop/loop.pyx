@@ -309,8 +309,13 @@ cdef class EventLoopCore:
 
     cdef int _run_handle(self, Handle h) except -1:
         cdef object ctx = h._context
-        cdef double t0, dt
-        if self._debug:
+        cdef double t0 = 0.0, dt
+        # Decide once: a callback may call set_debug(). Reading the flag again
+        # afterwards would time a callback whose start was never taken (and
+        # warn that it took as long as the machine's uptime), or leave
+        # _current_handle set after debug mode was switched off.
+        cdef bint debug = self._debug
+        if debug:
             self._current_handle = h
             t0 = _monotonic()
         try:
@@ -324,7 +329,7 @@ cdef class EventLoopCore:
         except BaseException as exc:
             self._report_callback_error(h, exc)
         finally:
-            if self._debug:
+            if debug:
                 dt = _monotonic() - t0
                 self._current_handle = None
                 if dt >= self.slow_callback_duration:
