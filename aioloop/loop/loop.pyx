@@ -33,6 +33,11 @@ cdef object _Task = _asyncio.Task
 cdef object _set_running_loop = _events._set_running_loop
 cdef object _get_running_loop = _events._get_running_loop
 cdef object _extract_stack = _format_helpers.extract_stack
+cdef object _format_callback_source = _format_helpers._format_callback_source
+# Python 3.13 shows a failing callback's arguments only in debug mode (they may
+# hold secrets) and takes a `debug` flag for it; earlier versions always show them.
+cdef bint _format_callback_takes_debug = (
+    'debug' in __import__('inspect').signature(_format_callback_source).parameters)
 cdef object _format_handle = _base_events._format_handle
 cdef object _is_debug_mode = _asyncio.coroutines._is_debug_mode
 cdef object _check_callback = _base_events.BaseEventLoop._check_callback
@@ -339,7 +344,10 @@ cdef class EventLoopCore:
         return 0
 
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1:
-        cb = _format_helpers._format_callback_source(h._callback, h._args)
+        if _format_callback_takes_debug:
+            cb = _format_callback_source(h._callback, h._args, debug=self._debug)
+        else:
+            cb = _format_callback_source(h._callback, h._args)
         context = {
             'message': f'Exception in callback {cb}',
             'exception': exc,
