@@ -199,3 +199,60 @@ def test_unretrieved_task_exception_reaches_the_handler(loop):
     assert len(contexts) == 1
     assert contexts[0]["message"] == "Task exception was never retrieved"
     assert isinstance(contexts[0]["exception"], Boom)
+
+
+def _normalise(text):
+    import re
+
+    text = re.sub(r"0x[0-9a-f]+", "0x?", text)
+    return re.sub(r"when=[0-9.e+-]+", "when=?", text)
+
+
+def test_default_handler_log_output_matches_asyncio_in_debug_mode(caplog):
+    # The full logged text: message, handle repr, "created at" traceback.
+    def logged(factory):
+        loop = factory()
+        try:
+            loop.set_debug(True)
+            caplog.clear()
+            with caplog.at_level(logging.ERROR, logger="asyncio"):
+                loop.call_soon(boom, "arg")
+                loop.call_later(-1, boom)
+                run_briefly(loop)
+            return [(_normalise(r.getMessage()), r.exc_info[0]) for r in caplog.records]
+        finally:
+            loop.close()
+
+    marker = "source_traceback: Object created at (most recent call last):\n"
+    # One call site for both, so that the callers' frames are the same text.
+    expected, got = [logged(LOOP_FACTORIES[name]) for name in ("asyncio", "aioloop")]
+    assert len(expected) == len(got) == 2
+    for (text, exc), (ref_text, ref_exc) in zip(got, expected):
+        assert exc is ref_exc
+        head, frames = text.split(marker)
+        ref_head, ref_frames = ref_text.split(marker)
+        assert head == ref_head
+        # asyncio keeps fewer frames (its limit counts its own call_soon /
+        # call_at frames, which it then drops); the caller's end is the same.
+        assert frames.endswith(ref_frames)
+        assert ref_frames.count("File ") >= 5
+
+
+def test_handle_repr_matches_asyncio():
+    def reprs(factory, debug):
+        loop = factory()
+        try:
+            loop.set_debug(debug)
+            h1 = loop.call_soon(boom, 1, "x")
+            h2 = loop.call_at(100.5, boom)
+            h3 = loop.call_later(10, print)
+            out = [repr(h1), repr(h2)]
+            h1.cancel()
+            h3.cancel()
+            out += [repr(h1), repr(h3).replace(repr(h3.when()), "?")]
+            return [_normalise(r) for r in out]
+        finally:
+            loop.close()
+
+    for debug in (False, True):
+        assert reprs(LOOP_FACTORIES["aioloop"], debug) == reprs(LOOP_FACTORIES["asyncio"], debug)
