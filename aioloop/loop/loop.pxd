@@ -46,3 +46,4 @@ cdef class EventLoopCore:
     cdef int _fd_set_mask(self, FdWatcher w, unsigned int mask) except -1
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)
     cdef object _remove_fd_callback(self, int fd, bint reading)
+    cdef int _registered_fd(self, object fileobj) except -2

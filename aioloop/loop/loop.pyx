@@ -546,6 +546,7 @@ cdef class EventLoopCore:
             rw = ReaderWriter.__new__(ReaderWriter)
             rw.fd = fd
             rw.mask = 0
+            rw.fileobj = fileobj
         elif isinstance(w, ReaderWriter):
             rw = <ReaderWriter>w
         else:
@@ -572,14 +573,26 @@ cdef class EventLoopCore:
         """Call callback(*args) whenever fd is writable (level-triggered)."""
         self._add_fd_callback(fd, False, callback, args)
 
+    cdef int _registered_fd(self, object fileobj) except -2:
+        # As asyncio's selector (_fileobj_lookup): when fileobj has no valid
+        # fd any more (a socket closed before its reader was removed gives
+        # -1), look for the watcher registered with that very object.
+        try:
+            return _fileobj_to_fd(fileobj)
+        except ValueError:
+            for w in self._fds:
+                if isinstance(w, ReaderWriter) and (<ReaderWriter>w).fileobj is fileobj:
+                    return (<ReaderWriter>w).fd
+            raise
+
     def remove_reader(self, fd):
         """Stop watching fd for reading. True if a reader was removed."""
         if self._closed:
             return False
-        return self._remove_fd_callback(_fileobj_to_fd(fd), True)
+        return self._remove_fd_callback(self._registered_fd(fd), True)
 
     def remove_writer(self, fd):
         """Stop watching fd for writing. True if a writer was removed."""
         if self._closed:
             return False
-        return self._remove_fd_callback(_fileobj_to_fd(fd), False)
+        return self._remove_fd_callback(self._registered_fd(fd), False)
