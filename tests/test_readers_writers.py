@@ -275,3 +275,21 @@ def test_many_fds_watched_at_once(loop):
         for a, b in pairs:
             a.close()
             b.close()
+
+
+def test_remove_reader_of_a_closed_socket_object_finds_it_by_identity(loop):
+    # A closed socket's fileno() is -1; asyncio's selector then looks the
+    # object up among the registered ones, so close-then-remove still works.
+    a, b = socket.socketpair()
+    loop.add_reader(a, int)
+    c, d = socket.socketpair()
+    loop.add_writer(c, int)
+    for s in (a, b, c, d):
+        s.close()
+    assert a.fileno() == -1
+    assert loop.remove_reader(a) is True
+    assert loop.remove_writer(c) is True
+    # Once removed, the object is unknown and its -1 is invalid again.
+    with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+        loop.remove_reader(a)
+    run_briefly(loop)
