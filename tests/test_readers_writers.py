@@ -293,3 +293,22 @@ def test_remove_reader_of_a_closed_socket_object_finds_it_by_identity(loop):
     with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
         loop.remove_reader(a)
     run_briefly(loop)
+
+
+def test_reader_whose_handle_was_cancelled_is_unregistered(loop, sockpair):
+    # The handle reaches user code through the exception handler's context;
+    # cancelling it there removes the reader, as asyncio's selector loop does.
+    a, b = sockpair
+    calls = []
+
+    def failing_reader():
+        calls.append(1)
+        raise RuntimeError("reader failed")
+
+    loop.set_exception_handler(lambda lp, ctx: ctx["handle"].cancel())
+    loop.add_reader(a, failing_reader)
+    b.send(b"x")
+    run_until(loop, lambda: calls)
+    run_briefly(loop, 3)
+    assert calls == [1]
+    assert loop.remove_reader(a) is False

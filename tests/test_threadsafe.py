@@ -181,3 +181,34 @@ def test_call_soon_threadsafe_accepts_a_callable_and_rejects_a_coroutine_in_debu
     h = loop.call_soon_threadsafe(int)
     assert not h.cancelled()
     run_briefly(loop)
+
+
+def test_threadsafe_calls_survive_a_loop_that_keeps_starting_and_stopping(loop):
+    # Producers post while the loop alternates between short runs and set-up
+    # code that calls call_soon() (which, between runs, moves the inbox into
+    # the ready queue): still every call once, each thread's in order.
+    n_threads, n_calls = 3, 3000
+    received = {t: [] for t in range(n_threads)}
+    go = threading.Event()
+
+    def producer(t):
+        go.wait()
+        for i in range(n_calls):
+            loop.call_soon_threadsafe(received[t].append, i)
+
+    threads = [threading.Thread(target=producer, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    go.set()
+    ticks = []
+    deadline = time.monotonic() + 60
+    while sum(map(len, received.values())) < n_threads * n_calls:
+        assert time.monotonic() < deadline
+        loop.call_soon(ticks.append, 1)
+        run_briefly(loop)
+    for th in threads:
+        th.join()
+    run_briefly(loop)
+    for t in range(n_threads):
+        assert received[t] == list(range(n_calls))
+    assert len(ticks) >= 1

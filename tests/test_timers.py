@@ -1,6 +1,7 @@
 """Timers: deadlines in the past and future, cancellation, many timers,
 and nothing kept alive once a timer ran, was cancelled or the loop closed."""
 
+import asyncio
 import gc
 import math
 import random
@@ -222,3 +223,30 @@ def test_call_later_accepts_int_float_and_negative_delays(loop, delay):
     h = loop.call_later(delay, int)
     assert isinstance(h.when(), float)
     h.cancel()
+
+
+def test_aioloop_runs_timers_with_equal_deadlines_in_scheduling_order():
+    # asyncio leaves equal deadlines unordered; aioloop promises FIFO.
+    import aioloop
+
+    loop = aioloop.new_event_loop()
+    try:
+        trace = []
+        when = loop.time() - 1
+        for i in range(500):
+            loop.call_at(when, trace.append, i)
+        run_briefly(loop)
+        assert trace == list(range(500))
+    finally:
+        loop.close()
+
+
+def test_closed_loop_can_be_garbage_collected(loop_factory):
+    loop = loop_factory()
+    loop.call_later(3600, int)
+    loop.run_until_complete(asyncio.sleep(0.001))
+    loop.close()
+    ref = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert ref() is None
