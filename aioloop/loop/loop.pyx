@@ -450,9 +450,14 @@ cdef class EventLoopCore:
             if isinstance(item, Handle):
                 h = <Handle>item
                 item = None     # one local reference, for _gc_unpark's count
-                if not h._cancelled:
-                    self._run_handle(h)
-                _gc_unpark(h)
+                try:
+                    if not h._cancelled:
+                        self._run_handle(h)
+                finally:
+                    # Also when KeyboardInterrupt/SystemExit escapes the
+                    # callback: a handle dropped while parked would free its
+                    # parked (untracked) Context, which crashes CPython.
+                    _gc_unpark(h)
             else:
                 w = <FdWatcher>item
                 ev = w.revents
