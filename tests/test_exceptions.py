@@ -256,3 +256,37 @@ def test_handle_repr_matches_asyncio():
 
     for debug in (False, True):
         assert reprs(LOOP_FACTORIES["aioloop"], debug) == reprs(LOOP_FACTORIES["asyncio"], debug)
+
+
+_INTERRUPT_THEN_COLLECT = r"""
+import contextvars, gc, sys, aioloop
+loop = aioloop.new_event_loop()
+
+def interrupt():
+    raise KeyboardInterrupt
+
+def exit_now():
+    raise SystemExit(2)
+
+for fail in (interrupt, exit_now):
+    loop.call_soon(fail)
+    loop.call_later(0, int)
+    loop.call_soon(int, context=contextvars.copy_context())
+    try:
+        loop.run_forever()
+    except (KeyboardInterrupt, SystemExit) as exc:
+        print(type(exc).__name__)
+    gc.collect()
+loop.stop()
+loop.run_forever()
+loop.close()
+gc.collect()
+print("survived")
+"""
+
+
+def test_keyboard_interrupt_in_a_callback_leaves_a_sound_interpreter():
+    # In a fresh interpreter: a crash here must fail this test, not the run.
+    from helpers import run_python
+
+    assert run_python(_INTERRUPT_THEN_COLLECT).split() == ["KeyboardInterrupt", "SystemExit", "survived"]
