@@ -278,7 +278,7 @@ def test_stats_report_the_loops_counters():
         assert {"callbacks", "polls", "io_events", "timers_scheduled", "inbox_wakeups",
                 "ready", "timers", "timers_cancelled", "inbox"} <= set(stats)
         assert stats["callbacks"] == 2
-        assert stats["polls"] == 1
+        assert stats["polls"] <= 1  # a zero-timeout poll of no fd may be skipped
         assert stats["timers_scheduled"] == 1
         assert stats["ready"] == 0
     finally:
