@@ -21,7 +21,9 @@ pythons=${AIOLOOP_PYTHONS:-"3.11 3.12 3.13"}
 find_python() {
     local v=$1 p
     for p in "python$v" "$(command -v pyenv >/dev/null 2>&1 && pyenv root)/versions/$v"*/bin/python"$v"; do
-        if [ -n "$p" ] && command -v "$p" >/dev/null 2>&1; then
+        # Run the candidate, not just look it up: a pyenv shim exists for
+        # every installed version but fails unless that version is selected.
+        if [ -n "$p" ] && command -v "$p" >/dev/null 2>&1 && "$p" -c '' >/dev/null 2>&1; then
             command -v "$p"; return 0
         fi
     done
