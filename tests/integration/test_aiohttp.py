@@ -59,15 +59,19 @@ async def streamed_upload(session, base, size):
     assert result == {"size": size, "sha256": apps.payload_sha256(size)}
 
 
-async def streamed_download(session, base, size):
+async def streamed_download(session, base, size, slow=False):
+    """slow=True reads in small pieces with a pause after each, so the client
+    transport's reading is paused and resumed and the server waits on drain()."""
     h = hashlib.sha256()
     got = 0
     async with session.get(f"{base}/download", params={"size": str(size)}) as r:
         assert r.status == 200
         assert r.content_length == size
-        async for piece in r.content.iter_chunked(256 * 1024):
+        async for piece in r.content.iter_chunked(32 * 1024 if slow else 256 * 1024):
             h.update(piece)
             got += len(piece)
+            if slow:
+                await asyncio.sleep(0.0005)
     assert got == size
     assert h.hexdigest() == apps.payload_sha256(size)
 
@@ -156,6 +160,7 @@ def test_streamed_50mb(run):
         async with local_server() as base, client_session() as s:
             await streamed_upload(s, base, BIG)
             await streamed_download(s, base, BIG)
+            await streamed_download(s, base, 8 * 1024 * 1024, slow=True)
 
     run(main)
 
@@ -193,6 +198,45 @@ def test_tls(run, tls):
     run(main)
 
 
+def test_sendfile_unix_socket_and_localhost(run, tmp_path):
+    """FileResponse (loop.sendfile), a Range request, a Unix-socket site and a
+    client resolving "localhost"."""
+    data = b"".join(apps.payload_chunks(20 * 1024 * 1024 + 123))
+    path = tmp_path / "payload.bin"
+    path.write_bytes(data)
+    sock_path = str(tmp_path / "server.sock")
+
+    async def main():
+        async def file(request):
+            return web.FileResponse(path)
+
+        app = apps.make_aiohttp_app()
+        app.router.add_get("/file", file)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.UnixSite(runner, sock_path).start()
+        port = runner.addresses[0][1]
+        try:
+            async with client_session() as s:
+                async with s.get(f"http://127.0.0.1:{port}/file") as r:
+                    assert r.status == 200 and r.content_length == len(data)
+                    assert hashlib.sha256(await r.read()).digest() == hashlib.sha256(data).digest()
+                async with s.get(f"http://127.0.0.1:{port}/file", headers={"Range": "bytes=1000-1999"}) as r:
+                    assert r.status == 206 and await r.read() == data[1000:2000]
+                async with s.get(f"http://localhost:{port}/json") as r:
+                    assert (await r.json())["loop"] == apps.loop_name()
+            unix = aiohttp.UnixConnector(path=sock_path)
+            async with aiohttp.ClientSession(connector=unix) as s:
+                await json_roundtrip(s, "http://unix", apps.loop_name())
+                async with s.get("http://unix/file") as r:
+                    assert hashlib.sha256(await r.read()).digest() == hashlib.sha256(data).digest()
+        finally:
+            await runner.cleanup()
+
+    run(main)
+
+
 # ---------------------------------------------------------------- two processes
 
 
@@ -207,7 +251,7 @@ def server_process(tls):
         child.proc.stdin.close()  # asks the server to shut down
         assert child.wait() == 0, child.text()
         bye = json.loads(child.output[-1])
-        assert bye["bye"] is True and bye["stats"]["requests"] > CONCURRENT, child.text()
+        assert bye["bye"] is True, child.text()
     finally:
         child.kill()
 

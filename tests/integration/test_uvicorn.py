@@ -39,9 +39,10 @@ def body_for(i):
     return b"".join(apps.payload_chunks((i * 7919) % (1 << 20)))[i % 13:]
 
 
-async def drive_http(base, count, server_loop):
+async def drive_http(base, count, server_loop, uds=None):
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    transport = httpx.AsyncHTTPTransport(uds=uds, limits=limits) if uds else None
+    async with httpx.AsyncClient(base_url=base, limits=limits, transport=transport, timeout=30) as client:
         r = await client.get("/loop")
         assert r.status_code == 200 and r.json()["loop"] == server_loop
 
@@ -104,6 +105,26 @@ def test_server_serve(run, http, ws):
             await task
         assert app.events == [f"startup:{apps.loop_name()}", f"shutdown:{apps.loop_name()}"]
         assert app.requests == REQUESTS + 2
+
+    run(main)
+
+
+def test_server_serve_unix_socket(run, tmp_path):
+    app = apps.ASGIApp()
+    path = str(tmp_path / "uvicorn.sock")
+
+    async def main():
+        server = uvicorn.Server(uvicorn.Config(app, uds=path, lifespan="on", log_level="warning"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            assert not task.done(), task
+            await asyncio.sleep(0.01)
+        try:
+            await drive_http("http://uvicorn", 200, apps.loop_name(), uds=path)
+        finally:
+            server.should_exit = True
+            await task
+        assert app.requests == 200 + 2
 
     run(main)
 
