@@ -8,7 +8,9 @@ README tells a user to write:
 - pytest-asyncio 0.24 to 1.3: a session-scoped ``event_loop_policy`` fixture
   returning ``aioloop.EventLoopPolicy()`` (deprecated from 1.4 on, still works).
 
-The user's tests assert that they run on aioloop.Loop, and a run of the same
+anyio's own pytest plugin is covered the same way (an ``anyio_backend``
+fixture passing aioloop's loop factory). The user's tests assert that they run
+on aioloop.Loop, and a run of the same
 tests with no configuration must fail, which shows the assertion can.
 """
 
@@ -87,6 +89,29 @@ async def test_module_scoped_loop_2():
     assert loops[0] is loops[1] and isinstance(loops[0], aioloop.Loop)
 '''
 
+ANYIO_CONFTEST = '''
+import aioloop
+import pytest
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio", {"loop_factory": aioloop.new_event_loop}
+'''
+
+ANYIO_USER_TESTS = '''
+import asyncio
+
+import aioloop
+import anyio
+import pytest
+
+
+@pytest.mark.anyio
+async def test_runs_on_aioloop():
+    assert isinstance(asyncio.get_running_loop(), aioloop.Loop)
+    assert await anyio.to_thread.run_sync(sum, [1, 2, 3]) == 6
+'''
+
 PYTEST_INI = '''
 [pytest]
 asyncio_mode = strict
@@ -94,9 +119,9 @@ asyncio_default_fixture_loop_scope = function
 '''
 
 
-def run_user_project(tmp_path, conftest):
+def run_user_project(tmp_path, conftest, tests=USER_TESTS):
     (tmp_path / "pytest.ini").write_text(PYTEST_INI)
-    (tmp_path / "test_user.py").write_text(USER_TESTS)
+    (tmp_path / "test_user.py").write_text(tests)
     if conftest is not None:
         (tmp_path / "conftest.py").write_text(textwrap.dedent(conftest))
     proc = subprocess.run(
@@ -121,3 +146,8 @@ def test_without_configuration_the_tests_see_a_stock_loop(tmp_path):
     status, out = run_user_project(tmp_path, None)
     assert status == 1, out
     assert "3 failed, 1 passed" in out, out  # only module_scoped_loop_1 asserts nothing
+
+
+def test_anyio_pytest_plugin(tmp_path):
+    status, out = run_user_project(tmp_path, ANYIO_CONFTEST, ANYIO_USER_TESTS)
+    assert status == 0 and "1 passed" in out, out
