@@ -207,7 +207,8 @@ class Child:
                 self.lines.put(line)
             self.lines.put(None)
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
 
     def expect(self, predicate, timeout=30):
         """Return the first line (stripped) for which predicate(line) is true."""
@@ -229,14 +230,17 @@ class Child:
         return "".join(self.output)
 
     def wait(self, timeout=30):
+        """Wait for the exit status and for the last of the child's output."""
         import subprocess
 
         try:
-            return self.proc.wait(timeout)
+            status = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"child did not exit within {timeout}s; output:\n{self.text()}")
+        self._pump.join(timeout)  # all of its output collected
+        return status
 
     def kill(self):
         if self.proc.poll() is None:
