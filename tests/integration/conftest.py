@@ -28,6 +28,7 @@ else:
         pytest.importorskip(_name, reason="install aioloop[integration] to run tests/integration")
 
 import aioloop  # noqa: E402
+from integration_support import LOOPS, make_runner  # noqa: E402
 
 # Every test gets a hard time limit on top of the asyncio.timeout()s inside it,
 # so a loop that stops waking up fails the test instead of hanging CI. SIGALRM
@@ -99,12 +100,6 @@ def needs(request):
     return needs
 
 
-LOOPS = {
-    "aioloop": aioloop.new_event_loop,
-    "asyncio": asyncio.new_event_loop,
-}
-
-
 @pytest.fixture(params=list(LOOPS))
 def loop_name(request):
     """The loop under test: 'aioloop', or 'asyncio' as the oracle."""
@@ -123,30 +118,6 @@ def run(loop_name):
 def run_aioloop():
     """Like `run`, always on aioloop (for tests too slow to also run on asyncio)."""
     return make_runner("aioloop")
-
-
-def make_runner(loop_name):
-    factory = LOOPS[loop_name]
-
-    def run(coro_fn, *args, timeout=60):
-        async def main():
-            check_loop(loop_name)
-            async with asyncio.timeout(timeout):
-                return await coro_fn(*args)
-
-        with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(main())
-
-    return run
-
-
-def check_loop(loop_name):
-    """Assert that the running loop is the kind the test is parametrised for."""
-    loop = asyncio.get_running_loop()
-    if loop_name == "aioloop":
-        assert isinstance(loop, aioloop.Loop), f"expected aioloop.Loop, running on {type(loop)!r}"
-    else:
-        assert not isinstance(loop, aioloop.Loop), f"expected a stock loop, running on {type(loop)!r}"
 
 
 @pytest.fixture(scope="session")
@@ -177,74 +148,3 @@ def tls(tmp_path_factory):
     ca.cert_pem.write_to_path(TLS.ca_pem)
     cert.private_key_and_cert_chain_pem.write_to_path(TLS.cert_pem)
     return TLS()
-
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class Child:
-    """A server in a child process (started with subprocess.Popen, not with the
-    loop: loop.subprocess_exec is not what these tests are about). A thread
-    collects its merged stdout/stderr lines so that tests can wait for a line
-    with a deadline; `output` keeps them all for failure messages."""
-
-    def __init__(self, args, **kwargs):
-        import queue
-        import subprocess
-        import sys
-        import threading
-
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, cwd=HERE, env=env, **kwargs)
-        self.lines = queue.Queue()
-        self.output = []
-
-        def pump():
-            for line in self.proc.stdout:
-                self.output.append(line)
-                self.lines.put(line)
-            self.lines.put(None)
-
-        self._pump = threading.Thread(target=pump, daemon=True)
-        self._pump.start()
-
-    def expect(self, predicate, timeout=30):
-        """Return the first line (stripped) for which predicate(line) is true."""
-        import queue
-        import time
-
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no expected line within {timeout}s; output:\n{self.text()}")
-            if line is None:
-                raise AssertionError(f"child exited ({self.proc.wait()}) first; output:\n{self.text()}")
-            if predicate(line.strip()):
-                return line.strip()
-
-    def text(self):
-        return "".join(self.output)
-
-    def wait(self, timeout=30):
-        """Wait for the exit status and for the last of the child's output."""
-        import subprocess
-
-        try:
-            status = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"child did not exit within {timeout}s; output:\n{self.text()}")
-        self._pump.join(timeout)  # all of its output collected
-        return status
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdin:
-            self.proc.stdin.close()

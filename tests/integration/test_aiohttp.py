@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 import integration_apps as apps
-from conftest import Child, make_runner
+from integration_support import Child, make_runner
 
 BIG = 50 * 1024 * 1024  # the streamed body, each way
 WS_MESSAGES = 10_000

@@ -14,7 +14,7 @@ import anyio.to_thread
 import pytest
 
 import aioloop
-from conftest import LOOPS, check_loop
+from integration_support import LOOPS, check_loop
 
 
 def anyio_run(loop_name, fn, *args):

@@ -28,7 +28,7 @@ import uvicorn
 from websockets.asyncio.client import connect
 
 import integration_apps as apps
-from conftest import Child
+from integration_support import Child
 
 REQUESTS = 500
 CONNECTIONS = 20
