@@ -114,12 +114,6 @@ def run(loop_name):
     return make_runner(loop_name)
 
 
-@pytest.fixture
-def run_aioloop():
-    """Like `run`, always on aioloop (for tests too slow to also run on asyncio)."""
-    return make_runner("aioloop")
-
-
 @pytest.fixture(scope="session")
 def tls(tmp_path_factory):
     """A CA made for this run and a server certificate for 127.0.0.1 signed by it."""
