@@ -6,9 +6,15 @@
 #
 # Each version gets its own virtualenv in .venv/pyX.Y with the test extras
 # and an editable install (the extension is compiled in place as
-# aioloop/_core.cpython-3XY-*.so, so versions do not clash). After the unit
-# tests, CPython's test_asyncio runs on aioloop (tests/conformance, --check).
-# Exits non-zero if any version fails to build or any suite fails.
+# aioloop/_core.cpython-3XY-*.so, so versions do not clash). Exits non-zero
+# if any version fails to build or any suite fails.
+#
+# After the unit tests, each version runs CPython's own test_asyncio on
+# aioloop (tests/conformance, `run.py --check`: the loop-agnostic tests must
+# pass or be listed expected failures; AIOLOOP_CONFORMANCE=0 skips it), then
+# tests/integration/ (real applications on aioloop: aiohttp, websockets,
+# uvicorn, anyio, pytest-asyncio) with the `integration` extra's packages
+# installed; the unit run leaves that folder out so nothing runs twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -17,7 +23,9 @@ pythons=${AIOLOOP_PYTHONS:-"3.11 3.12 3.13"}
 find_python() {
     local v=$1 p
     for p in "python$v" "$(command -v pyenv >/dev/null 2>&1 && pyenv root)/versions/$v"*/bin/python"$v"; do
-        if [ -n "$p" ] && command -v "$p" >/dev/null 2>&1; then
+        # Run the candidate, not just look it up: a pyenv shim exists for
+        # every installed version but fails unless that version is selected.
+        if [ -n "$p" ] && command -v "$p" >/dev/null 2>&1 && "$p" -c '' >/dev/null 2>&1; then
             command -v "$p"; return 0
         fi
     done
@@ -34,23 +42,41 @@ for v in $pythons; do
     "$venv/bin/python" -m pip install -q --upgrade pip
     "$venv/bin/python" -m pip install -q -e ".[test]"
     set +e
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests --ignore=tests/integration
     rc=$?
     set -e
     summary+=("Python $v: unit tests exit $rc")
     [ $rc -eq 0 ] || status=1
-    # CPython's own test_asyncio on aioloop (tests/conformance/README.md):
-    # fails on a selected test that is not a listed expected failure.
-    # AIOLOOP_CONFORMANCE=0 skips it.
+
+    # Conformance: CPython's own test_asyncio on aioloop
+    # (tests/conformance/README.md); fails on a selected test that is not a
+    # listed expected failure.
     if [ "${AIOLOOP_CONFORMANCE:-1}" != 0 ]; then
+        echo "=== Python $v: conformance (tests/conformance)"
         set +e
-        "$venv/bin/python" tests/conformance/run.py --check --quiet 2>&1 | tee "$venv/conformance.log"
+        timeout 1500 "$venv/bin/python" tests/conformance/run.py --check --quiet 2>&1 | tee "$venv/conformance.log"
         rc=${PIPESTATUS[0]}
         set -e
         line=$(grep '^conformance ' "$venv/conformance.log" | tail -n 1)
         summary+=("${line:-conformance $v: runner failed (exit $rc)}")
         [ $rc -eq 0 ] || status=1
     fi
+
+    # Integration: install the extra's packages (read from pyproject.toml, so
+    # aioloop itself is not rebuilt), then run with them required: a missing
+    # one is an error, not a skip.
+    echo "=== Python $v: integration (tests/integration)"
+    mapfile -t integ_reqs < <("$venv/bin/python" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["integration"]))')
+    rm -f "$venv/integration.log"
+    set +e
+    "$venv/bin/python" -m pip install -q "${integ_reqs[@]}" &&
+        AIOLOOP_INTEGRATION_REQUIRED=1 timeout 600 "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+            -rxX tests/integration 2>&1 | tee "$venv/integration.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    last=$(grep -E '^=*\s*([0-9]+ [a-z]+.* in [0-9.]+s|no tests ran)' "$venv/integration.log" 2>/dev/null | tail -n1 | tr -d '=' | sed 's/^ *//; s/ *$//' || true)
+    summary+=("Python $v: integration: ${last:-no summary} (exit $rc)")
+    [ $rc -eq 0 ] || status=1
 done
 printf '%s\n' "${summary[@]}"
 exit $status
