@@ -47,6 +47,7 @@ import asyncio.events
 import collections
 import contextlib
 import faulthandler
+import gc
 import importlib
 import json
 import threading
@@ -226,6 +227,10 @@ class Result(unittest.TestResult):
         faulthandler.dump_traceback_later(self.timeout, exit=True, file=self.hang_file)
 
     def stopTest(self, test):
+        # Collect this test's garbage now, so that what a failing test
+        # leaves behind (an unclosed file in a traceback cycle) cannot fail
+        # the next test that counts ResourceWarnings around gc.collect().
+        gc.collect()
         faulthandler.cancel_dump_traceback_later()
         super().stopTest(test)
         rec = self.current
