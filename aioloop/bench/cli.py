@@ -52,6 +52,9 @@ def parse_args(argv):
     p.add_argument("--pin", choices=("same", "separate", "none"), default="same",
                    help="CPU placement of each server and its load client: both on one CPU "
                         "(default, as the peers' figures in issue 7 were taken), one CPU each, or not pinned")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds a micro benchmark or a server's start may take before its cell "
+                        "fails (default 120)")
     p.add_argument("--progress", choices=("auto", "rich", "tqdm", "plain", "none"), default="auto")
     args = p.parse_args(argv)
     preset = QUICK if args.quick else FULL
@@ -86,7 +89,8 @@ def select_workloads(args):
 
 def prepare(args, workloads, notes):
     """Settings for this machine: CPUs to pin to, the C helpers built (or why not)."""
-    settings = Settings(duration=args.duration, warmup=args.warmup, connections=args.connections)
+    settings = Settings(duration=args.duration, warmup=args.warmup, connections=args.connections,
+                        start_timeout=args.timeout, micro_timeout=args.timeout)
     cpus = sorted(os.sched_getaffinity(0))
     if args.pin == "same":
         settings.client_cpu = settings.server_cpu = cpus[-1]

@@ -52,5 +52,5 @@ class Settings:
     ref_server: str | None = None  # path of the C reference server; None: not built
     server_cpu: int | None = None  # CPU the server is pinned to (None: not pinned)
     client_cpu: int | None = None  # CPU the load client is pinned to
-    start_timeout: float = 20.0   # seconds a server may take to announce itself
+    start_timeout: float = 120.0  # seconds a server may take to announce itself
     micro_timeout: float = 120.0  # seconds a micro benchmark process may take

@@ -35,7 +35,7 @@ def write(report, path):
                 xs.append(r["median"])
                 lo.append(r["median"] - r["min"])
                 hi.append(r["max"] - r["median"])
-            elif cell.get("status") in ("failed", "partial", "no rounds run"):
+            elif cell.get("status") in ("failed", "partial"):
                 ax.text(0.02, y, f"{loop}: failed", va="center", fontsize=7, color="firebrick",
                         transform=ax.get_yaxis_transform())
         ax.barh(ys, xs, height=height * 0.9, xerr=[lo, hi], capsize=2, label=loop,

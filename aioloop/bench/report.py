@@ -82,7 +82,7 @@ def build(plan, records, meta):
                 mine, theirs = rec.metrics[suite.PRIMARY], b.metrics[suite.PRIMARY]
                 ratios.append(mine / theirs if suite.HIGHER_IS_BETTER else theirs / mine)
             cell = {
-                "status": ("no rounds run" if not rounds else "ok" if not failed
+                "status": ("not run" if not rounds else "ok" if not failed
                            else "failed" if not ok else "partial"),
                 "rounds_ok": len(ok),
                 "rounds_failed": len(failed),
@@ -176,8 +176,11 @@ def render(report):
             for loop, cell in w["cells"].items():
                 label = w["title"] if first else ""
                 first = False
-                if cell["status"] in ("failed", "no rounds run"):
-                    rows.append([label, loop, _Span("FAILED: " + _clip(cell["error"] or cell["status"], 110))])
+                if cell["status"] == "not run":
+                    rows.append([label, loop, _Span("not run (interrupted)")])
+                    continue
+                if cell["status"] == "failed":
+                    rows.append([label, loop, _Span("FAILED: " + _clip(cell["error"], 110))])
                     continue
                 if loop == BASELINE:
                     ratio = "1 (baseline)"
