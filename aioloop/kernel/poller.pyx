@@ -27,8 +27,13 @@ cdef enum:
     _MAX_EVENTS = 4096
 
 
+cdef object _make_oserror(int err):
+    # OSError(errno, msg) picks the subclass (ConnectionResetError, ...).
+    return OSError(err, strerror(err).decode())
+
+
 cdef _raise_oserror(int err):
-    raise OSError(err, strerror(err).decode())
+    raise _make_oserror(err)
 
 
 cdef class Poller:

@@ -11,7 +11,7 @@
 _BEL = _base_events.BaseEventLoop
 
 
-class Loop(UnixLoop, _asyncio.AbstractEventLoop):
+class Loop(UnixLoop, NetworkMethods, _asyncio.AbstractEventLoop):
     """An asyncio event loop whose run cycle, ready queue, timer heap, poller
     and thread-safe inbox are written in Cython (see DESIGN.md).
 
@@ -39,12 +39,17 @@ class Loop(UnixLoop, _asyncio.AbstractEventLoop):
     _asyncgen_finalizer_hook = _BEL._asyncgen_finalizer_hook
     shutdown_asyncgens = _BEL.shutdown_asyncgens
 
-    # executor
-    run_in_executor = _BEL.run_in_executor
+    # executor: the daemon pool's short path (sched/daemon_pool.pyx)
+    run_in_executor = run_in_executor
     set_default_executor = _BEL.set_default_executor
     _check_default_executor = _BEL._check_default_executor
     shutdown_default_executor = _BEL.shutdown_default_executor
     _do_shutdown = _BEL._do_shutdown
+
+    def __init__(self):
+        # Python 3.13's create_unix_server records the sockets whose path
+        # to unlink at close (cleanup_socket) here.
+        self._unix_server_sockets = {}
 
     def __del__(self, _warn=_warnings.warn):
         if not self.is_closed():

@@ -7,8 +7,11 @@ cdef class FdWatcher:
     cdef:
         readonly int fd
         uint32_t mask       # the epoll events registered with the kernel
+        uint32_t revents    # events seen by the poller, not yet dispatched
+        bint queued         # self is in the loop's ready queue
 
     cdef int on_events(self, EventLoopCore loop, uint32_t events) except -1
+    cdef int dispatch(self, uint32_t events) except -1
 
 
 cdef class ReaderWriter(FdWatcher):

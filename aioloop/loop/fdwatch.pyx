@@ -9,6 +9,18 @@ from aioloop.includes.linux cimport EPOLLIN, EPOLLOUT
 
 cdef class FdWatcher:
     cdef int on_events(self, EventLoopCore loop, uint32_t events) except -1:
+        # A transport's readiness: queue the watcher itself, not a Handle, in
+        # the ready queue. It runs where asyncio would run the transport's
+        # reader/writer Handle (behind the callbacks already ready, before
+        # the timers that come due), so callback ordering is asyncio's, and
+        # nothing is allocated per event.
+        self.revents |= events
+        if not self.queued:
+            self.queued = True
+            loop._ready.push_obj(self)
+        return 0
+
+    cdef int dispatch(self, uint32_t events) except -1:
         return 0
 
 

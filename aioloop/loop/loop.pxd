@@ -1,3 +1,5 @@
+from libc.stdint cimport uint32_t
+
 cdef class EventLoopCore:
     # The one-thread loop. Every field is touched only by the thread running
     # the loop, except `_inbox` (thread-safe by its own lock) and the flags
@@ -9,6 +11,7 @@ cdef class EventLoopCore:
         TimerHeap _timers
         Inbox _inbox
         list _fds                     # fd -> FdWatcher or None
+        Py_ssize_t _n_watched         # fds registered with epoll (waker excluded)
         public bint _debug
         public bint _closed
         public bint _stopping
@@ -40,9 +43,13 @@ cdef class EventLoopCore:
     cdef int _run_handle(self, Handle h) except -1
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1
     cdef int _run_once(self) except -1
+    cdef int _dispatch_io(self, FdWatcher w, uint32_t events) except -1
+    cdef int _fd_attach(self, FdWatcher w) except -1
+    cdef int _fd_detach(self, FdWatcher w) except -1
     cdef int _timer_cancelled(self, TimerHandle t) except -1
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context, str method)
     cdef FdWatcher _fd_watcher(self, int fd)
     cdef int _fd_set_mask(self, FdWatcher w, unsigned int mask) except -1
+    cdef void _fd_forget(self, FdWatcher w, unsigned int mask) noexcept
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)
     cdef object _remove_fd_callback(self, int fd, bint reading)

@@ -20,6 +20,7 @@ import asyncio as _asyncio
 import asyncio.base_events as _base_events
 import asyncio.events as _events
 import asyncio.format_helpers as _format_helpers
+import asyncio.sslproto as _sslproto
 from asyncio.log import logger as _logger
 
 from cpython.exc cimport PyErr_CheckSignals
@@ -189,11 +190,17 @@ cdef class EventLoopCore:
                 f'got {callback!r}')
         h._callback = callback
         h._args = args
-        h._context = PyContext_CopyCurrent() if context is None else context
         h._loop = self
+        h._context = PyContext_CopyCurrent() if context is None else context
         if self._debug:
             # Cython functions have no frame: frame 0 is the Python caller.
             h._source_traceback = _extract_stack(_getframe(0))
+        if scheduling:
+            # Headed for a queue (a reader/writer handle is not: its watcher
+            # holds it). See handles.pyx on parking.
+            if context is None:
+                _gc_park_context(h)
+            _gc_park(h)
         return h
 
     def call_soon(self, callback, *args, context=None):
@@ -223,10 +230,15 @@ cdef class EventLoopCore:
         h = Handle.__new__(Handle)
         h._callback = callback
         h._args = args
-        h._context = PyContext_CopyCurrent() if context is None else context
         h._loop = self
+        if context is None:
+            h._context = PyContext_CopyCurrent()
+            _gc_park_context(h)
+        else:
+            h._context = context
         if self._debug:
             h._source_traceback = _extract_stack(_getframe(0))
+        _gc_park(h)
         self._inbox.put(h)
         return h
 
@@ -339,7 +351,8 @@ cdef class EventLoopCore:
 
     cdef int _run_once(self) except -1:
         cdef int timeout_ms, n, i, fd
-        cdef double delta, end
+        cdef uint32_t ev
+        cdef double delta, end = 0
         cdef Py_ssize_t ntodo
         cdef TimerHandle t
         cdef Handle h
@@ -367,8 +380,14 @@ cdef class EventLoopCore:
         if timeout_ms != 0 and not self._inbox.prepare_sleep():
             timeout_ms = 0
 
-        n = poller.wait(timeout_ms)
-        self._n_polls += 1
+        if timeout_ms == 0 and self._n_watched == 0:
+            # Nothing but the waker is in the epoll set, and a zero-timeout
+            # poll needs no waking: skip the syscall (callback-only work,
+            # such as a chain of sleep(0)s, then makes none at all).
+            n = 0
+        else:
+            n = poller.wait(timeout_ms)
+            self._n_polls += 1
         self._inbox.drain_into(ready)
         if n < 0:
             # EINTR: run Python-level signal handlers now (this is where
@@ -391,11 +410,13 @@ cdef class EventLoopCore:
 
         # Timers due now, plus the clock's resolution (as asyncio): a timer
         # for "now" never waits for another pass.
-        end = _monotonic() + self._clock_resolution
+        if timers.size:
+            end = _monotonic() + self._clock_resolution
         while timers.size:
             t = timers.top()
             if t._cancelled:
-                timers.pop()
+                t = None
+                _gc_unpark(timers.pop())
                 continue
             if t._when >= end:
                 break
@@ -404,10 +425,33 @@ cdef class EventLoopCore:
         ntodo = ready.count
         while ntodo > 0:
             ntodo -= 1
-            h = ready.pop()
-            if h._cancelled:
-                continue
-            self._run_handle(h)
+            item = ready.pop()
+            if isinstance(item, Handle):
+                h = <Handle>item
+                if not h._cancelled:
+                    self._run_handle(h)
+                _gc_unpark(h)
+            else:
+                w = <FdWatcher>item
+                ev = w.revents
+                w.revents = 0
+                w.queued = False
+                self._dispatch_io(w, ev)
+        return 0
+
+    cdef int _dispatch_io(self, FdWatcher w, uint32_t events) except -1:
+        # A transport handles its own errors (connection_lost etc.); anything
+        # escaping is a bug in it and must not take the loop down.
+        try:
+            w.dispatch(events)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.call_exception_handler({
+                'message': f'Exception in I/O dispatch of {w!r}',
+                'exception': exc,
+            })
+        self._n_callbacks += 1
         return 0
 
     def run_forever(self):
@@ -459,6 +503,7 @@ cdef class EventLoopCore:
         self._timers.clear()
         self._inbox.clear()
         self._fds = []
+        self._n_watched = 0
         self._poller.close(self._fork_gen != _fork_generation)
         self._executor_shutdown_called = True
         executor = self._default_executor
@@ -485,7 +530,41 @@ cdef class EventLoopCore:
             self._poller.ctl(EPOLL_CTL_ADD, w.fd, mask)
         else:
             self._poller.ctl(EPOLL_CTL_MOD, w.fd, mask)
+        self._fd_forget(w, mask)
+        return 0
+
+    cdef void _fd_forget(self, FdWatcher w, unsigned int mask) noexcept:
+        """Record w's kernel registration as `mask` (also when the kernel
+        already dropped a closed fd), keeping the count of watched fds."""
+        if w.mask == 0 and mask != 0:
+            self._n_watched += 1
+        elif w.mask != 0 and mask == 0:
+            self._n_watched -= 1
         w.mask = mask
+
+    cdef int _fd_attach(self, FdWatcher w) except -1:
+        """Give w.fd's slot in the fd table to w (a transport). The kernel
+        registration follows w.mask, set through _fd_set_mask()."""
+        existing = self._fd_watcher(w.fd)
+        if existing is not None and existing is not w:
+            if isinstance(existing, ReaderWriter) and (<FdWatcher>existing).mask:
+                raise RuntimeError(
+                    f'File descriptor {w.fd} is used by a reader or writer; '
+                    f'remove it first')
+            self._fd_set_mask(<FdWatcher>existing, 0)
+        if w.fd >= len(self._fds):
+            self._fds.extend([None] * (w.fd + 1 - len(self._fds)))
+        self._fds[w.fd] = w
+        return 0
+
+    cdef int _fd_detach(self, FdWatcher w) except -1:
+        """Unregister w (before its fd is closed) and free its slot."""
+        try:
+            self._fd_set_mask(w, 0)
+        except OSError:
+            self._fd_forget(w, 0)   # already closed: the kernel forgot it
+        if self._fd_watcher(w.fd) is w:
+            self._fds[w.fd] = None
         return 0
 
     cdef object _remove_fd_callback(self, int fd, bint reading):
@@ -501,7 +580,7 @@ cdef class EventLoopCore:
         except OSError:
             # The fd was closed before being removed: the kernel has already
             # forgotten it. Forget it here too.
-            rw.mask = mask
+            self._fd_forget(rw, mask)
         if reading:
             rw.reader = None
         else:
@@ -540,7 +619,7 @@ cdef class EventLoopCore:
             old, rw.writer = rw.writer, h
         if old is not None:
             old.cancel()
-        return None
+        return h
 
     def add_reader(self, fd, callback, *args):
         """Call callback(*args) whenever fd is readable (level-triggered).

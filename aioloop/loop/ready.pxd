@@ -11,5 +11,6 @@ cdef class ReadyQueue:
 
     cdef int _grow(self) except -1
     cdef int push(self, Handle h) except -1
-    cdef Handle pop(self)
+    cdef int push_obj(self, object o) except -1   # a Handle or an FdWatcher
+    cdef object pop(self)
     cdef void clear(self) noexcept

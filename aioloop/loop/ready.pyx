@@ -37,21 +37,24 @@ cdef class ReadyQueue:
         return 0
 
     cdef int push(self, Handle h) except -1:
+        return self.push_obj(h)
+
+    cdef int push_obj(self, object o) except -1:
         if self.count == self.cap:
             self._grow()
-        Py_INCREF(h)
-        self.buf[(self.head + self.count) & (self.cap - 1)] = <PyObject *>h
+        Py_INCREF(o)
+        self.buf[(self.head + self.count) & (self.cap - 1)] = <PyObject *>o
         self.count += 1
         return 0
 
-    cdef Handle pop(self):
+    cdef object pop(self):
         # Caller checks count > 0. The queue's reference moves to the caller.
         cdef PyObject *p = self.buf[self.head]
         self.head = (self.head + 1) & (self.cap - 1)
         self.count -= 1
-        cdef Handle h = <Handle>p
+        cdef object o = <object>p
         Py_XDECREF(p)
-        return h
+        return o
 
     cdef void clear(self) noexcept:
         # Detach first: a handle's destructor may run arbitrary code that
@@ -70,8 +73,8 @@ cdef class ReadyQueue:
             for i in range(n):
                 p = old[(head + i) & (cap - 1)]
                 old[(head + i) & (cap - 1)] = NULL
-                Py_XDECREF(p)
+                _gc_release(p)
             return
         for i in range(n):
-            Py_XDECREF(old[(head + i) & (cap - 1)])
+            _gc_release(old[(head + i) & (cap - 1)])
         free(old)

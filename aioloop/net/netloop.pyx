@@ -1,6 +1,159 @@
-# The network layer of the loop: sock_* methods, DNS, create_connection,
-# create_server, datagram endpoints, TLS. Transports live in transports/.
+# The network layer of the loop, part 1 (C): transport factories and the
+# internal reader/writer API that asyncio's socket helpers call
+# (_add_reader & co., as in selector_events.BaseSelectorEventLoop).
+
+from libc.stdlib cimport malloc, free
+
+cdef object _set_nodelay_opts = (_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+cdef object _INET_FAMILIES = frozenset((_socket.AF_INET, _socket.AF_INET6))
+
+cdef enum:
+    _RECV_BUF_SIZE = 256 * 1024     # asyncio's max_size per recv()
+
+
+cdef _set_nodelay(sock):
+    # Every TCP connection gets TCP_NODELAY, as with uvloop. asyncio sets it
+    # only when the socket's proto is IPPROTO_TCP, which a plain
+    # socket.socket() listener's accepted sockets are not (proto 0): a
+    # keep-alive HTTP server then waits on delayed ACKs (README: behaviour).
+    if sock.family in _INET_FAMILIES and sock.type == _socket.SOCK_STREAM:
+        try:
+            sock.setsockopt(*_set_nodelay_opts)
+        except OSError:
+            pass
 
 
 cdef class NetLoop(EventLoopCore):
-    pass
+    def __cinit__(self, *args, **kwargs):
+        self._recv_buf_size = _RECV_BUF_SIZE
+        self._recv_buf = <char *>malloc(self._recv_buf_size)
+        if self._recv_buf == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self._recv_buf)
+        self._recv_buf = NULL
+
+    # --- the internal reader/writer API --------------------------------------
+
+    def _add_reader(self, fd, callback, *args):
+        return self._add_fd_callback(fd, True, callback, args)
+
+    def _add_writer(self, fd, callback, *args):
+        return self._add_fd_callback(fd, False, callback, args)
+
+    def _remove_reader(self, fd):
+        if self._closed:
+            return False
+        return self._remove_fd_callback(_fileobj_to_fd(fd), True)
+
+    def _remove_writer(self, fd):
+        if self._closed:
+            return False
+        return self._remove_fd_callback(_fileobj_to_fd(fd), False)
+
+    def _ensure_fd_no_transport(self, fd):
+        cdef int fileno = _fileobj_to_fd(fd)
+        w = self._fd_watcher(fileno)
+        if isinstance(w, SocketTransport) and not (<SocketTransport>w)._closing:
+            raise RuntimeError(f'File descriptor {fd!r} is used by transport {w!r}')
+
+    def add_reader(self, fd, callback, *args):
+        """Call callback(*args) whenever fd is readable (level-triggered).
+        Replaces an earlier reader of the same fd. RuntimeError if the fd
+        belongs to a transport. Loop thread only."""
+        self._ensure_fd_no_transport(fd)
+        self._add_fd_callback(fd, True, callback, args)
+
+    def add_writer(self, fd, callback, *args):
+        """Call callback(*args) whenever fd is writable (level-triggered)."""
+        self._ensure_fd_no_transport(fd)
+        self._add_fd_callback(fd, False, callback, args)
+
+    def remove_reader(self, fd):
+        """Stop watching fd for reading. True if a reader was removed."""
+        self._ensure_fd_no_transport(fd)
+        return self._remove_reader(fd)
+
+    def remove_writer(self, fd):
+        """Stop watching fd for writing. True if a writer was removed."""
+        self._ensure_fd_no_transport(fd)
+        return self._remove_writer(fd)
+
+    # --- transports ----------------------------------------------------------
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *,
+                               extra=None, server=None):
+        cdef StreamTransport t = StreamTransport.__new__(StreamTransport)
+        t._init(self, sock, protocol, extra, server)
+        _set_nodelay(sock)
+        self.call_soon(protocol.connection_made, t)
+        # Reading starts only once connection_made() has run.
+        self.call_soon(t._start_reading)
+        if waiter is not None:
+            self.call_soon(_set_result_unless_cancelled, waiter, None)
+        return t
+
+    def _make_datagram_transport(self, sock, protocol, address=None,
+                                 waiter=None, extra=None):
+        cdef DatagramTransport t = DatagramTransport.__new__(DatagramTransport)
+        t._init(self, sock, protocol, extra, None)
+        t._address = address
+        self.call_soon(protocol.connection_made, t)
+        self.call_soon(t._start_reading)
+        if waiter is not None:
+            self.call_soon(_set_result_unless_cancelled, waiter, None)
+        return t
+
+    def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None,
+                            *, server_side=False, server_hostname=None,
+                            extra=None, server=None,
+                            ssl_handshake_timeout=None,
+                            ssl_shutdown_timeout=None):
+        # TLS is asyncio's SSLProtocol (a BufferedProtocol) over our stream
+        # transport; the application sees SSLProtocol's app transport.
+        self._ensure_fd_no_transport(rawsock)
+        ssl_protocol = _sslproto.SSLProtocol(
+            self, protocol, sslcontext, waiter, server_side, server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout)
+        self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)
+        return ssl_protocol._app_transport
+
+    def _stop_serving(self, sock):
+        # Python 3.13's Unix loop unlinks a listening Unix socket's path at
+        # close (cleanup_socket), if the inode is still the one it bound.
+        unix_sockets = getattr(self, '_unix_server_sockets', None)
+        path = sock.getsockname() if unix_sockets and sock in unix_sockets else None
+        self._remove_reader(sock.fileno())
+        sock.close()
+        if path is not None:
+            prev_ino = unix_sockets.pop(sock)
+            try:
+                if _os.stat(path).st_ino == prev_ino:
+                    _os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                _logger.error('Unable to clean up listening UNIX socket %r: %r', path, err)
+
+    async def _sendfile_native(self, transp, file, offset, count):
+        # loop.sendfile() on a plain stream transport: os.sendfile() on its
+        # socket. Reading pauses and the write queue drains first; then the
+        # fd's slot is lent to sock_sendfile() (which waits with add_writer)
+        # and given back afterwards.
+        cdef StreamTransport t = <StreamTransport?>transp
+        resume_reading = t.is_reading()
+        t.pause_reading()
+        await t._make_empty_waiter()
+        self._fd_detach(t)
+        try:
+            return await self.sock_sendfile(t._sock, file, offset, count, fallback=False)
+        finally:
+            t._reset_empty_waiter()
+            if t._loop is not None and t._sock is not None:
+                self._fd_attach(t)
+                if t._wq_size:
+                    t._want_write(True)
+            if resume_reading:
+                t.resume_reading()

@@ -1,0 +1,326 @@
+# Stream transports (TCP and Unix sockets): the read path and the write path.
+#
+# Read: one recv() per readiness event into the loop's shared buffer, then
+# data_received(bytes) with exactly the bytes that arrived; for a
+# BufferedProtocol, recv() straight into protocol.get_buffer().
+# Write: write() sends at once; only what the kernel refused is queued, and
+# the queue is flushed with writev() when EPOLLOUT fires. EPOLLOUT is
+# registered only while the queue is non-empty.
+
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_SIMPLE
+from aioloop.includes.sockets cimport *
+
+cdef object _BufferedProtocol = _asyncio.BufferedProtocol
+cdef object _set_result_unless_cancelled = _asyncio.futures._set_result_unless_cancelled
+cdef object _SendfileMode = _aio_constants._SendfileMode
+
+cdef enum:
+    _IOV_BATCH = 64     # iovecs per writev(); the kernel allows IOV_MAX (1024)
+
+
+cdef class StreamTransport(SocketTransport):
+
+    _start_tls_compatible = True
+    _sendfile_compatible = _SendfileMode.TRY_NATIVE
+
+    cdef int _set_protocol(self, object protocol) except -1:
+        SocketTransport._set_protocol(self, protocol)
+        self._buffered = isinstance(protocol, _BufferedProtocol)
+        if self._buffered:
+            self._get_buffer = protocol.get_buffer
+            self._data_received = protocol.buffer_updated
+        else:
+            self._get_buffer = None
+            self._data_received = protocol.data_received
+        return 0
+
+    # --- reading -------------------------------------------------------------
+
+    cdef int dispatch(self, uint32_t events) except -1:
+        if self.mask & EPOLLIN and events & ~EPOLLOUT:
+            if self._buffered:
+                self._read_ready_buffered()
+            else:
+                self._read_ready()
+        if self.mask & EPOLLOUT and events & ~EPOLLIN:
+            self._write_ready()
+        return 0
+
+    cdef int _read_ready(self) except -1:
+        cdef ssize_t n
+        cdef int err
+        if self._conn_lost:
+            return 0
+        n = recv(self._sock_fd, self._loop._recv_buf, self._loop._recv_buf_size, 0)
+        if n < 0:
+            err = errno
+            if err == EAGAIN or err == EINTR:
+                return 0
+            self._fatal_error(_make_oserror(err), 'Fatal read error on socket transport')
+            return 0
+        if n == 0:
+            return self._on_eof()
+        data = PyBytes_FromStringAndSize(self._loop._recv_buf, n)
+        try:
+            self._data_received(data)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
+        return 0
+
+    cdef int _read_ready_buffered(self) except -1:
+        cdef Py_buffer view
+        cdef ssize_t n
+        cdef int err
+        if self._conn_lost:
+            return 0
+        try:
+            buf = self._get_buffer(-1)
+            if not len(buf):
+                raise RuntimeError('get_buffer() returned an empty buffer')
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
+            return 0
+        PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+        try:
+            n = recv(self._sock_fd, view.buf, view.len, 0)
+            err = errno
+        finally:
+            PyBuffer_Release(&view)
+        if n < 0:
+            if err == EAGAIN or err == EINTR:
+                return 0
+            self._fatal_error(_make_oserror(err), 'Fatal read error on socket transport')
+            return 0
+        if n == 0:
+            return self._on_eof()
+        try:
+            self._data_received(n)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal error: protocol.buffer_updated() call failed.')
+        return 0
+
+    cdef int _on_eof(self) except -1:
+        if self._loop._debug:
+            _logger.debug("%r received EOF", self)
+        try:
+            keep_open = self._protocol.eof_received()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal error: protocol.eof_received() call failed.')
+            return 0
+        if keep_open:
+            # Half-closed: the protocol may still write, but nothing more
+            # will be read.
+            self._want_read(False)
+        else:
+            self.close()
+        return 0
+
+    # --- writing -------------------------------------------------------------
+
+    def write(self, data):
+        """Send data now; queue what the kernel does not take. Never blocks."""
+        cdef ssize_t n
+        cdef Py_ssize_t total
+        cdef int err
+        cdef Py_buffer view
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f'data argument must be a bytes-like object, '
+                            f'not {type(data).__name__!r}')
+        if self._eof:
+            raise RuntimeError('Cannot call write() after write_eof()')
+        if self._empty_waiter is not None:
+            raise RuntimeError('unable to write; sendfile is in progress')
+        if self._conn_lost:
+            if len(data) == 0:
+                return
+            if self._conn_lost >= _LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                _logger.warning('socket.send() raised exception.')
+            self._conn_lost += 1
+            return
+        if self._wq_size:
+            if len(data):
+                self._queue(data, 0)
+                self._maybe_pause_protocol()
+            return
+        if PyBytes_CheckExact(data):
+            if PyBytes_GET_SIZE(data) == 0:
+                return
+            total = PyBytes_GET_SIZE(data)
+            n = send(self._sock_fd, PyBytes_AS_STRING(data), total, MSG_NOSIGNAL)
+            err = errno
+        else:
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            try:
+                if view.len == 0:
+                    return
+                total = view.len
+                n = send(self._sock_fd, view.buf, view.len, MSG_NOSIGNAL)
+                err = errno
+            finally:
+                PyBuffer_Release(&view)
+        if n < 0:
+            if err != EAGAIN and err != EINTR:
+                self._fatal_error(_make_oserror(err), 'Fatal write error on socket transport')
+                return
+            n = 0
+        if n == total:
+            return
+        self._queue(data, n)
+        self._want_write(True)
+        self._maybe_pause_protocol()
+
+    def writelines(self, list_of_data):
+        """Write an iterable of bytes-like objects, without joining them."""
+        if self._eof:
+            raise RuntimeError('Cannot call writelines() after write_eof()')
+        if self._empty_waiter is not None:
+            raise RuntimeError('unable to writelines; sendfile is in progress')
+        cdef bint was_empty = self._wq_size == 0
+        for data in list_of_data:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f'data argument must be a bytes-like object, '
+                                f'not {type(data).__name__!r}')
+            if self._conn_lost:
+                continue
+            if len(data):
+                self._queue(data, 0)
+        if self._conn_lost or self._wq_size == 0:
+            return
+        if was_empty:
+            # One writev() for the lot; register for EPOLLOUT only if the
+            # kernel did not take everything.
+            if self._flush() < 0:
+                return
+            if self._wq_size:
+                self._want_write(True)
+        self._maybe_pause_protocol()
+
+    cdef int _queue(self, object data, Py_ssize_t offset) except -1:
+        # Queued data must be immutable: a caller may reuse its bytearray.
+        if not PyBytes_CheckExact(data):
+            data = bytes(data)
+        if self._wq is None:
+            self._wq = []
+        self._wq.append(data)
+        if len(self._wq) - self._wq_head == 1:
+            self._wq_off = offset
+        self._wq_size += PyBytes_GET_SIZE(data) - offset
+        return 0
+
+    cdef Py_ssize_t _flush(self) except -2:
+        """writev() as much of the queue as the kernel takes. Returns bytes
+        sent, or -1 after a fatal error (the transport is then closing)."""
+        cdef iovec iov[_IOV_BATCH]
+        cdef Py_ssize_t i, k, cnt, total = 0
+        cdef ssize_t n
+        cdef int err
+        cdef list wq = self._wq
+        while self._wq_size:
+            cnt = min(len(wq) - self._wq_head, _IOV_BATCH)
+            for k in range(cnt):
+                item = wq[self._wq_head + k]
+                iov[k].iov_base = PyBytes_AS_STRING(item)
+                iov[k].iov_len = PyBytes_GET_SIZE(item)
+            iov[0].iov_base = <char *>iov[0].iov_base + self._wq_off
+            iov[0].iov_len -= self._wq_off
+            n = writev(self._sock_fd, iov, <int>cnt)
+            if n < 0:
+                err = errno
+                if err == EAGAIN or err == EINTR:
+                    break
+                self._clear_write_buffer()
+                self._want_write(False)
+                exc = _make_oserror(err)
+                self._fatal_error(exc, 'Fatal write error on socket transport')
+                if self._empty_waiter is not None:
+                    self._empty_waiter.set_exception(exc)
+                return -1
+            total += n
+            self._wq_size -= n
+            # Drop what was sent.
+            while n > 0:
+                item = wq[self._wq_head]
+                k = PyBytes_GET_SIZE(item) - self._wq_off
+                if n >= k:
+                    n -= k
+                    wq[self._wq_head] = None
+                    self._wq_head += 1
+                    self._wq_off = 0
+                else:
+                    self._wq_off += n
+                    n = 0
+            if self._wq_size and self._wq_off:
+                break   # a partial write: the socket buffer is full
+        if self._wq_head == len(wq):
+            del wq[:]
+            self._wq_head = 0
+        elif self._wq_head > 64 and self._wq_head * 2 > len(wq):
+            del wq[:self._wq_head]
+            self._wq_head = 0
+        return total
+
+    cdef int _write_ready(self) except -1:
+        if self._conn_lost:
+            return 0
+        if self._flush() < 0:
+            return 0
+        return self._after_flush()
+
+    cdef int _after_flush(self) except -1:
+        self._maybe_resume_protocol()   # may write more
+        if self._wq_size:
+            return 0
+        self._want_write(False)
+        if self._empty_waiter is not None:
+            self._empty_waiter.set_result(None)
+        if self._closing:
+            self._call_connection_lost(None)
+        elif self._eof:
+            self._sock.shutdown(_socket.SHUT_WR)
+        return 0
+
+    cdef Py_ssize_t _write_buffer_size(self):
+        return self._wq_size
+
+    cdef bint _has_pending_writes(self):
+        return self._wq_size != 0
+
+    cdef int _clear_write_buffer(self) except -1:
+        self._wq = None
+        self._wq_head = 0
+        self._wq_off = 0
+        self._wq_size = 0
+        return 0
+
+    def write_eof(self):
+        """Shut down the sending side once the queue drains (SHUT_WR)."""
+        if self._closing or self._eof:
+            return
+        self._eof = True
+        if not self._wq_size:
+            self._sock.shutdown(_socket.SHUT_WR)
+
+    def can_write_eof(self):
+        return True
+
+    # --- sendfile support (loop.sendfile) ------------------------------------
+
+    def _make_empty_waiter(self):
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        self._empty_waiter = self._loop.create_future()
+        if not self._wq_size:
+            self._empty_waiter.set_result(None)
+        return self._empty_waiter
+
+    def _reset_empty_waiter(self):
+        self._empty_waiter = None
