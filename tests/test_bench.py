@@ -64,6 +64,9 @@ def test_ratio_is_median_of_per_round_ratios_with_min_and_max():
     text = report.render(rep)
     assert "4.00 [3.00–4.00]" in text and "3.00 [2.00–4.50]" in text
     assert "5.50 ±9%" in text  # CPU µs/req: median 5.5, farthest round 6.0 is +9 %
+    md = report.markdown(rep, "python -m aioloop bench")
+    assert "| protocol echo 1 KiB, CPU µs/req (× asyncio) | 20.0 ±10% (1) | 5.50 ±9% (4.00 [3.00–4.00]) |" in md
+    assert "| sleep(0) 100k, × asyncio | 1 | 3.00 [2.00–4.50] |" in md
 
 
 def test_failures_are_reported_not_hidden_or_numbered():

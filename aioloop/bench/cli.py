@@ -46,6 +46,8 @@ def parse_args(argv):
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     p.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="bar chart of the ratios (needs matplotlib)")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="write the summary table and the report as Markdown (benchmarks/RESULTS.md)")
     p.add_argument("--samples", metavar="DIR", help="write per-round samples as ministat input files")
     p.add_argument("--client", choices=("auto", "c", "python"), default="auto",
                    help="echo load client: the C one (built with cc), the Python fallback, or auto")
@@ -103,8 +105,9 @@ def prepare(args, workloads, notes):
             if args.client == "c":
                 raise SystemExit(f"error: cannot build the C load client: {e}")
             notes.append(f"echo load client: the Python fallback, as the C one cannot be built ({e})")
-    specs = args.loop_specs
-    if any(lp.native for lp in specs) and any(w.native for w in workloads):
+    # the C reference takes part only in network workloads
+    specs = [lp for lp in args.loop_specs if not lp.native or any(w.native for w in workloads)]
+    if any(lp.native for lp in specs):
         try:
             settings.ref_server = str(cbuild.build("ref_server"))
         except cbuild.BuildError as e:
@@ -154,7 +157,8 @@ def estimate_seconds(plan):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv_used = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv_used)
     workloads = select_workloads(args)
     if args.list:
         for w in workloads:
@@ -190,7 +194,7 @@ def main(argv=None):
         "method": describe_method(plan, args),
         "rounds": plan.rounds,
         "quick": args.quick,
-        "settings": {k: v for k, v in vars(settings).items()},
+        "settings": dict(vars(settings)),
         "elapsed_s": round(time.monotonic() - t0, 1),
         "interrupted": records.interrupted,
     }
@@ -202,6 +206,10 @@ def main(argv=None):
             json.dump(result, f, indent=1)
             f.write("\n")
         print(f"wrote {args.json}", file=sys.stderr)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report.markdown(result, "python -m aioloop bench " + " ".join(argv_used)))
+        print(f"wrote {args.markdown}", file=sys.stderr)
     if args.samples:
         paths = report.write_samples(result, args.samples)
         print(f"wrote {len(paths)} sample files to {args.samples}/ "

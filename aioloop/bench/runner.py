@@ -8,7 +8,6 @@ to asyncio is then taken within the round, where the conditions were shared.
 A failing cell is recorded with its error and the run goes on.
 """
 
-import time
 from dataclasses import dataclass, field
 
 from . import echo, http, micro
@@ -54,7 +53,6 @@ class Record:
     loop: str
     metrics: dict | None = None
     error: str | None = None
-    seconds: float = 0.0  # wall time the cell took
 
     @property
     def ok(self):
@@ -62,15 +60,14 @@ class Record:
 
 
 def run_cell(plan, workload, loop):
-    """Measure one cell; never raises except KeyboardInterrupt."""
-    t0 = time.monotonic()
+    """Measure one cell: (metrics, None, False) or (None, error, fatal).
+    Never raises except KeyboardInterrupt."""
     try:
-        metrics = SUITES[workload.suite].measure(workload, loop, plan.settings)
-        return metrics, None, False, time.monotonic() - t0
+        return SUITES[workload.suite].measure(workload, loop, plan.settings), None, False
     except CellError as e:
-        return None, str(e), e.fatal, time.monotonic() - t0
+        return None, str(e), e.fatal
     except Exception as e:  # a bug in the bench itself: still only this cell's failure
-        return None, f"bench error: {type(e).__name__}: {e}", False, time.monotonic() - t0
+        return None, f"bench error: {type(e).__name__}: {e}", False
 
 
 def run(plan, progress):
@@ -87,10 +84,10 @@ def run(plan, progress):
                 if key in given_up:
                     records.append(Record(r, w.id, lp.name, error=given_up[key]))
                     continue
-                metrics, error, fatal, seconds = run_cell(plan, w, lp)
+                metrics, error, fatal = run_cell(plan, w, lp)
                 if fatal:
                     given_up[key] = f"{error} (in an earlier round; not retried)"
-                records.append(Record(r, w.id, lp.name, metrics, error, seconds))
+                records.append(Record(r, w.id, lp.name, metrics, error))
     except KeyboardInterrupt:
         records.interrupted = True
     finally:
