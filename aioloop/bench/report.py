@@ -233,7 +233,7 @@ def markdown(report, command):
     a column per loop; for echo and HTTP the server's CPU µs per request, then
     the ratio to asyncio; for micro the ratio), then the full text report."""
     meta = report["meta"]
-    loops = list(meta["loops"])
+    loops = list(dict.fromkeys(name for w in report["workloads"] for name in w["cells"]))
     lines = [
         "# aioloop benchmark results",
         "",
