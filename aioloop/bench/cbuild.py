@@ -53,8 +53,12 @@ def build(name):
     out = cache_dir() / f"{name}-{key}"
     if os.access(out, os.X_OK):
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=out.parent)
+    except OSError as e:
+        raise BuildError(f"cannot write to the cache {out.parent} ({e.strerror}); "
+                         "set AIOLOOP_BENCH_CACHE to a writable directory") from None
     os.close(fd)
     try:
         proc = subprocess.run([cc, *CFLAGS, "-o", tmp, str(source)],

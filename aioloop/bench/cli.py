@@ -19,8 +19,8 @@ from . import cbuild, loops, plot, progress, report
 from .model import Settings
 from .runner import SUITES, Plan, run
 
-QUICK = {"rounds": 1, "duration": 1.0, "warmup": 0.3}
-FULL = {"rounds": 5, "duration": 2.0, "warmup": 0.5}
+QUICK = {"rounds": 1, "duration": 1.0, "warmup": 0.3, "repeat": 1}
+FULL = {"rounds": 5, "duration": 2.0, "warmup": 0.5, "repeat": 3}
 
 
 def parse_args(argv):
@@ -37,6 +37,9 @@ def parse_args(argv):
                    help=f"seconds measured per network cell (default {FULL['duration']:g}, --quick {QUICK['duration']:g})")
     p.add_argument("--warmup", type=float,
                    help=f"seconds of echo load before measuring (default {FULL['warmup']:g}, --quick {QUICK['warmup']:g})")
+    p.add_argument("--repeat", type=int,
+                   help=f"micro: timed runs per cell, the fastest counts (default {FULL['repeat']}, "
+                        f"--quick {QUICK['repeat']})")
     p.add_argument("--connections", type=int, default=10, help="echo connections (default 10)")
     p.add_argument("--loops", help="comma-separated: asyncio, aioloop, uvloop, c-epoll, module:factory "
                                    "or name=module:factory (default: asyncio, aioloop, uvloop if installed, "
@@ -63,8 +66,8 @@ def parse_args(argv):
     for name, value in preset.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    if args.rounds < 1 or args.duration <= 0 or args.warmup < 0 or args.connections < 1:
-        p.error("--rounds, --duration and --connections must be positive, --warmup not negative")
+    if min(args.rounds, args.repeat, args.connections) < 1 or args.duration <= 0 or args.warmup < 0:
+        p.error("--rounds, --repeat, --duration and --connections must be positive, --warmup not negative")
     args.suites = [s.strip() for s in args.suite.split(",") if s.strip()]
     for s in args.suites:
         if s not in SUITES:
@@ -92,7 +95,7 @@ def select_workloads(args):
 def prepare(args, workloads, notes):
     """Settings for this machine: CPUs to pin to, the C helpers built (or why not)."""
     settings = Settings(duration=args.duration, warmup=args.warmup, connections=args.connections,
-                        start_timeout=args.timeout, micro_timeout=args.timeout)
+                        repeat=args.repeat, start_timeout=args.timeout, micro_timeout=args.timeout)
     cpus = sorted(os.sched_getaffinity(0))
     if args.pin == "same":
         settings.client_cpu = settings.server_cpu = cpus[-1]
@@ -140,19 +143,22 @@ def describe_method(plan, args):
         lines.append(f"server pinned to CPU {s.server_cpu}, load client to CPU {s.client_cpu}.")
     suites = {w.suite for w in plan.workloads}
     if "echo" in suites:
-        client = "C epoll" if s.client else "Python fallback (slower: req/s and latency are the client's)"
-        lines.append(f"echo: {client} client, {s.connections} connections with one request in flight each, "
+        client = ("the C epoll load client" if s.client else
+                  "the Python fallback load client (slower than the C one: req/s and latency describe it)")
+        lines.append(f"echo: {client}, {s.connections} connections with one request in flight each, "
                      f"{s.warmup:g} s warm-up then {s.duration:g} s measured per cell.")
     if "http" in suites and "http" not in plan.skipped:
         lines.append(f"HTTP: wrk -t1 -c{s.http_connections}, {max(1, math.ceil(s.duration))} s per cell.")
     if "micro" in suites:
-        lines.append("micro: a warm-up at a tenth of the size, then one timed run per cell.")
+        runs = "one timed run" if s.repeat == 1 else f"the fastest of {s.repeat} timed runs"
+        lines.append(f"micro: a warm-up at a tenth of the size, then {runs} per cell.")
     return lines
 
 
 def estimate_seconds(plan):
     s = plan.settings
-    per = {"echo": s.warmup + s.duration + 0.4, "http": max(1, math.ceil(s.duration)) + 0.4, "micro": 1.5}
+    per = {"echo": s.warmup + s.duration + 0.4, "http": max(1, math.ceil(s.duration)) + 0.4,
+           "micro": 0.6 + 0.5 * s.repeat}
     return sum(per[w.suite] for r in range(plan.rounds) for w, _ in plan.cells(r))
 
 

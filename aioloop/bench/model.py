@@ -48,6 +48,7 @@ class Settings:
     warmup: float = 0.5           # seconds of load before the measurement window opens
     connections: int = 10         # echo: connections, one request in flight on each
     http_connections: int = 100   # wrk -c
+    repeat: int = 1               # micro: timed runs per cell, the fastest counts
     client: str | None = None     # path of the C load client; None: the Python fallback
     ref_server: str | None = None  # path of the C reference server; None: not built
     server_cpu: int | None = None  # CPU the server is pinned to (None: not pinned)

@@ -84,7 +84,7 @@ def main(argv):
     if role == "micro":
         from . import micro
         try:
-            result = micro.run_in_worker(loop, spec["name"])
+            result = micro.run_in_worker(loop, spec["name"], spec.get("repeat", 1))
         except Exception as e:
             emit({"error": describe_error(e)})
             return 1
