@@ -187,7 +187,7 @@ def main(argv=None):
 
     print(f"aioloop bench: {plan.total_cells()} cells, about {estimate_seconds(plan) / 60:.1f} min "
           f"({', '.join(lp.name for lp in specs)})", file=sys.stderr)
-    t0 = time.monotonic()
+    t0, load_before = time.monotonic(), os.getloadavg()[0]
     records = run(plan, progress.make(args.progress))
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -202,6 +202,8 @@ def main(argv=None):
         "quick": args.quick,
         "settings": dict(vars(settings)),
         "elapsed_s": round(time.monotonic() - t0, 1),
+        # other work on the machine moves the absolute figures (ratios less): say how much there was
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "interrupted": records.interrupted,
     }
     result = report.build(plan, records, meta)

@@ -8,9 +8,7 @@ Three servers, one per way an asyncio program does network I/O:
   ``await writer.drain()``;
 - ``sock``: ``loop.sock_accept``, ``loop.sock_recv`` / ``loop.sock_sendall``.
 
-Each sets TCP_NODELAY on accepted connections itself, so every loop is
-measured on the same sockets whatever its own default (asyncio sets it only
-for sockets it created from a host name; uvloop always).
+Each sets TCP_NODELAY on accepted connections itself (worker.set_nodelay).
 
 The load client (csrc/echo_client.c, or the Python fallback in loadclient.py)
 keeps one request of SIZE bytes in flight on each of N connections, and reads
@@ -25,6 +23,7 @@ import sys
 
 from .model import CellError, Workload
 from .proc import Child, run_json, worker_argv
+from .worker import report_exception, set_nodelay
 
 HOST = "127.0.0.1"
 READ_SIZE = 256 * 1024
@@ -56,17 +55,10 @@ def workloads(quick=False):
 
 # --- server side: runs in the worker process under the loop being measured ---
 
-def _nodelay(sock):
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except (OSError, AttributeError):
-        pass
-
-
 class EchoProtocol(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
-        _nodelay(transport.get_extra_info("socket"))
+        set_nodelay(transport.get_extra_info("socket"))
 
     def data_received(self, data):
         self.transport.write(data)
@@ -78,8 +70,7 @@ async def serve_protocol(loop):
 
 
 async def _echo_stream(reader, writer):
-    from .worker import report_exception
-    _nodelay(writer.get_extra_info("socket"))
+    set_nodelay(writer.get_extra_info("socket"))
     try:
         while True:
             data = await reader.read(READ_SIZE)
@@ -104,7 +95,6 @@ _serving = set()  # sock server tasks, referenced while they run
 
 
 async def serve_sock(loop):
-    from .worker import report_exception
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((HOST, 0))
@@ -130,7 +120,7 @@ async def serve_sock(loop):
         while True:
             conn, _ = await loop.sock_accept(listener)
             conn.setblocking(False)
-            _nodelay(conn)
+            set_nodelay(conn)
             task = loop.create_task(echo(conn))
             handlers.add(task)
             task.add_done_callback(handlers.discard)

@@ -15,11 +15,11 @@ import importlib.util
 import math
 import re
 import shutil
-import socket
 import subprocess
 
 from .model import CellError, Workload
 from .proc import Child, server_cpu_ns, worker_argv
+from .worker import set_nodelay
 
 HOST = "127.0.0.1"
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n"
@@ -54,11 +54,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
-        sock = transport.get_extra_info("socket")
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass
+        set_nodelay(transport.get_extra_info("socket"))
 
     def data_received(self, data):
         try:

@@ -151,6 +151,9 @@ def render(report):
     lines = [
         f"aioloop bench · {meta['date']} · {meta['python']} · {meta['platform']} · "
         f"{meta['cpus']} CPUs ({meta['cpu_model']})",
+        *([f"load average {meta['load_average'][0]:g} at the start, {meta['load_average'][1]:g} at the end "
+           f"(above 0 means other work shared the CPUs); run time {meta['elapsed_s']:.0f} s"]
+          if "load_average" in meta else []),
         "loops:",
         *(f"  {name:<10} {desc}" for name, desc in meta["loops"].items()),
         *(f"  {note}" for note in meta["notes"]),

@@ -11,6 +11,7 @@ loop.create_server()``, and the process exits with status 1.
 import asyncio
 import json
 import os
+import socket
 import sys
 
 
@@ -34,6 +35,16 @@ def describe_error(exc):
         prefix = "loop." if isinstance(owner, asyncio.AbstractEventLoop) else ""
         text += f" in {prefix}{tb.tb_frame.f_code.co_name}()"
     return text
+
+
+def set_nodelay(sock):
+    """TCP_NODELAY on an accepted connection, whatever the loop's own default
+    (stock asyncio sets it only when the listening socket was made with
+    IPPROTO_TCP, uvloop always), so that every loop serves the same sockets."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
 
 
 def report_exception(context_label, exc):
