@@ -428,6 +428,7 @@ cdef class EventLoopCore:
             item = ready.pop()
             if isinstance(item, Handle):
                 h = <Handle>item
+                item = None     # one local reference, for _gc_unpark's count
                 if not h._cancelled:
                     self._run_handle(h)
                 _gc_unpark(h)
