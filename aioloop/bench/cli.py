@@ -83,9 +83,11 @@ def parse_args(argv):
 
 
 def select_workloads(args):
+    """The workloads to run: --workloads picks from all of them, even with --quick;
+    otherwise --quick means each suite's short list."""
     chosen = []
     for suite in args.suites:
-        chosen += SUITES[suite].workloads(quick=args.quick)
+        chosen += SUITES[suite].workloads(quick=args.quick and not args.workloads)
     if args.workloads:
         patterns = [x.strip() for x in args.workloads.split(",") if x.strip()]
         chosen = [w for w in chosen if any(fnmatch.fnmatch(w.id, pat) for pat in patterns)]

@@ -46,15 +46,17 @@ class RichProgress:
                                   TimeElapsedColumn(), TextColumn("{task.description}"),
                                   console=Console(stderr=True), transient=True)
         self._task = None
+        self._started = False
 
     def start(self, total):
         self._progress.start()
         self._task = self._progress.add_task("", total=total)
 
     def step(self, label):
-        # advance for the cell before this one; the label names the one starting now
-        if self._progress.tasks[0].description:
+        # count the cell before this one as done; the label names the one starting now
+        if self._started:
             self._progress.advance(self._task)
+        self._started = True
         self._progress.update(self._task, description=label)
 
     def finish(self):
@@ -72,12 +74,15 @@ class TqdmProgress:
         self._bar = self._tqdm(total=total, file=sys.stderr, leave=False, dynamic_ncols=True)
 
     def step(self, label):
+        # count the cell before this one as done; the label names the one starting now
         if self._started:
             self._bar.update(1)
         self._started = True
         self._bar.set_description_str(label)
 
     def finish(self):
+        if self._started:
+            self._bar.update(1)
         self._bar.close()
 
 
