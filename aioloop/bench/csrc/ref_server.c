@@ -72,22 +72,33 @@ static void set_events(struct conn *c, unsigned events)
         die("epoll_ctl");
 }
 
-/* Send data; keep what is refused and switch the connection to EPOLLOUT. Returns -1 if c was dropped. */
-static int send_all(struct conn *c, const char *data, size_t len)
+/* Write as much of data as the kernel takes: the byte count, or -1 on a broken connection. */
+static ssize_t send_some(int fd, const char *data, size_t len)
 {
     size_t off = 0;
     while (off < len) {
-        ssize_t n = send(c->fd, data + off, len - off, MSG_NOSIGNAL);
+        ssize_t n = send(fd, data + off, len - off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
-            drop(c);
             return -1;
         }
         off += (size_t)n;
     }
+    return (ssize_t)off;
+}
+
+/* Send data; keep what is refused and switch the connection to EPOLLOUT. Returns -1 if c was dropped. */
+static int send_all(struct conn *c, const char *data, size_t len)
+{
+    ssize_t sent = send_some(c->fd, data, len);
+    if (sent < 0) {
+        drop(c);
+        return -1;
+    }
+    size_t off = (size_t)sent;
     if (off < len) {
         c->pending = realloc(c->pending, c->pending_len + len - off);
         if (c->pending == NULL)
@@ -101,21 +112,13 @@ static int send_all(struct conn *c, const char *data, size_t len)
 
 static void on_writable(struct conn *c)
 {
-    size_t off = 0;
-    while (off < c->pending_len) {
-        ssize_t n = send(c->fd, c->pending + off, c->pending_len - off, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            drop(c);
-            return;
-        }
-        off += (size_t)n;
+    ssize_t sent = send_some(c->fd, c->pending, c->pending_len);
+    if (sent < 0) {
+        drop(c);
+        return;
     }
-    memmove(c->pending, c->pending + off, c->pending_len - off);
-    c->pending_len -= off;
+    memmove(c->pending, c->pending + sent, c->pending_len - (size_t)sent);
+    c->pending_len -= (size_t)sent;
     if (c->pending_len == 0)
         set_events(c, EPOLLIN);
 }
