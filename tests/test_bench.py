@@ -149,7 +149,7 @@ def test_plot_writes_a_png(tmp_path):
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def run_bench(*args, timeout=170):
+def run_bench(*args, timeout=110):  # under pytest-timeout's 120 s, so this message wins
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
     proc = subprocess.run([sys.executable, "-m", "aioloop", "bench", "--progress", "plain", *args],
                           capture_output=True, text=True, timeout=timeout, env=env)
