@@ -7,6 +7,7 @@
 #   transports/  stream and datagram transports over the poller
 #   net/     network methods: sock_*, DNS, connections, servers, TLS
 #   unix/    signals, pipes, subprocesses
+#   sched/   the multi-core layer: the daemon pool (default executor)
 
 cimport cython
 
@@ -23,4 +24,5 @@ include "transports/datagram.pyx"
 include "net/netloop.pyx"
 include "net/api.pyx"
 include "unix/unixloop.pyx"
+include "sched/daemon_pool.pyx"
 include "loop/asyncio_api.pyx"
