@@ -104,24 +104,15 @@ class BufferedRecorder(Recorder, asyncio.BufferedProtocol):
 
 
 class EchoServer(asyncio.Protocol):
-    """Echoes; on EOF writes EOF back (keeps the connection open until the
-    peer closes) when `half_close`, else closes."""
-
-    half_close = True
-    instances = None
+    """Echoes; on EOF closes once the echo is sent (the peer sees EOF)."""
 
     def connection_made(self, transport):
         self.transport = transport
-        if self.instances is not None:
-            self.instances.append(self)
 
     def data_received(self, data):
         self.transport.write(data)
 
     def eof_received(self):
-        if self.half_close and self.transport.can_write_eof():
-            self.transport.write_eof()
-            return True
         return False
 
 
@@ -139,8 +130,7 @@ class BufferedEchoServer(asyncio.BufferedProtocol):
         self.transport.write(bytes(self.buf[:nbytes]))
 
     def eof_received(self):
-        self.transport.write_eof()
-        return True
+        return False
 
 
 def sha256(data):

@@ -1,0 +1,232 @@
+"""Datagram endpoints: UDP and Unix datagram echo, connected and
+unconnected, error_received, close/abort, sendto's argument checks."""
+
+import asyncio
+import os
+import socket
+
+import pytest
+
+from netutil import free_port, has_ipv6
+
+
+class DgramRecorder(asyncio.DatagramProtocol):
+    def __init__(self):
+        loop = asyncio.get_running_loop()
+        self.events = []
+        self.datagrams = []
+        self.errors = []
+        self.transport = None
+        self.closed = loop.create_future()
+        self._cond = asyncio.Condition()
+        self._new = asyncio.Event()
+
+    def connection_made(self, transport):
+        self.events.append("connection_made")
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.events.append("datagram_received")
+        self.datagrams.append((data, addr))
+        self._new.set()
+
+    def error_received(self, exc):
+        self.events.append("error_received")
+        self.errors.append(exc)
+        self._new.set()
+
+    def connection_lost(self, exc):
+        self.events.append("connection_lost")
+        self.closed.set_result(exc)
+
+    async def wait_for(self, n_datagrams=0, n_errors=0):
+        while len(self.datagrams) < n_datagrams or len(self.errors) < n_errors:
+            self._new.clear()
+            await self._new.wait()
+
+
+class DgramEcho(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.transport.sendto(data.upper(), addr)
+
+
+MESSAGES = [b"one", b"two" * 100, b"x" * 60000, b"last"]
+
+
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
+@pytest.mark.parametrize("connected", [True, False], ids=["connected", "unconnected"])
+def test_udp_echo(run, loop_name, family, connected):
+    if family == "ipv6" and not has_ipv6():
+        pytest.skip("no IPv6 loopback")
+    host = "127.0.0.1" if family == "ipv4" else "::1"
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        st, sp = await loop.create_datagram_endpoint(DgramEcho, local_addr=(host, 0))
+        addr = st.get_extra_info("sockname")
+        assert isinstance(st, asyncio.BaseTransport)
+        if loop_name == "aioloop":
+            # Stock asyncio's datagram transport is an asyncio.Transport and
+            # not a DatagramTransport (an accident of its class tree);
+            # aioloop's is what the documentation says.
+            assert isinstance(st, asyncio.DatagramTransport)
+        if connected:
+            ct, cp = await loop.create_datagram_endpoint(DgramRecorder, remote_addr=addr[:2])
+            assert ct.get_extra_info("peername")[:2] == addr[:2]
+        else:
+            ct, cp = await loop.create_datagram_endpoint(DgramRecorder, local_addr=(host, 0))
+            assert ct.get_extra_info("peername") is None
+        for i, msg in enumerate(MESSAGES, 1):
+            if connected:
+                ct.sendto(msg)
+            else:
+                ct.sendto(msg, addr)
+            await cp.wait_for(i)
+        assert [d for d, a in cp.datagrams] == [m.upper() for m in MESSAGES]
+        assert all(a[:2] == addr[:2] for d, a in cp.datagrams)
+        assert ct.get_write_buffer_size() == 0
+        assert isinstance(ct.get_extra_info("socket"), asyncio.trsock.TransportSocket)
+        ct.close()
+        assert ct.is_closing()
+        st.close()
+        assert await cp.closed is None
+        assert cp.events == ["connection_made"] + ["datagram_received"] * len(MESSAGES) + ["connection_lost"]
+    run(main)
+
+
+def test_unix_datagram_echo(run, tmp_path):
+    import tempfile
+    d = tempfile.mkdtemp(prefix="aioloop-")
+    spath, cpath = os.path.join(d, "s"), os.path.join(d, "c")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        st, sp = await loop.create_datagram_endpoint(DgramEcho, local_addr=spath, family=socket.AF_UNIX)
+        ct, cp = await loop.create_datagram_endpoint(
+            DgramRecorder, local_addr=cpath, remote_addr=spath, family=socket.AF_UNIX)
+        for i, msg in enumerate(MESSAGES, 1):
+            ct.sendto(msg)
+            await cp.wait_for(i)
+        assert cp.datagrams == [(m.upper(), spath) for m in MESSAGES]
+        with pytest.raises(ValueError, match="Invalid address"):
+            ct.sendto(b"x", "/elsewhere")
+        ct.close()
+        st.close()
+        assert await cp.closed is None
+    try:
+        run(main)
+    finally:
+        for p in (spath, cpath):
+            if os.path.exists(p):
+                os.unlink(p)
+        os.rmdir(d)
+
+
+def test_connected_udp_to_closed_port_reports_error_received(run):
+    async def main():
+        loop = asyncio.get_running_loop()
+        port = free_port(type=socket.SOCK_DGRAM)
+        ct, cp = await loop.create_datagram_endpoint(DgramRecorder, remote_addr=("127.0.0.1", port))
+        # ICMP port unreachable comes back as ECONNREFUSED on a later
+        # operation: error_received(), and the transport stays open.
+        for _ in range(50):
+            ct.sendto(b"anyone?")
+            await asyncio.sleep(0.01)
+            if cp.errors:
+                break
+        assert cp.errors, "no error_received()"
+        assert all(isinstance(e, ConnectionRefusedError) for e in cp.errors)
+        assert not ct.is_closing()
+        assert cp.datagrams == []
+        ct.close()
+        assert await cp.closed is None
+    run(main)
+
+
+def test_sendto_checks(run):
+    async def main():
+        loop = asyncio.get_running_loop()
+        st, sp = await loop.create_datagram_endpoint(DgramRecorder, local_addr=("127.0.0.1", 0))
+        addr = st.get_extra_info("sockname")
+        ct, cp = await loop.create_datagram_endpoint(DgramRecorder, remote_addr=addr)
+        with pytest.raises(TypeError, match="data argument must be a bytes-like object"):
+            ct.sendto("text")
+        with pytest.raises(ValueError, match="Invalid address"):
+            ct.sendto(b"x", ("127.0.0.1", addr[1] + 1))
+        ct.sendto(b"to peer", addr)     # the peer's own address is allowed
+        ct.sendto(bytearray(b"ba"))
+        ct.sendto(memoryview(b"mv"))
+        await sp.wait_for(3)
+        assert [d for d, a in sp.datagrams] == [b"to peer", b"ba", b"mv"]
+        ct.abort()
+        assert await cp.closed is None
+        st.close()
+        await sp.closed
+    run(main)
+
+
+def test_datagram_endpoint_with_sock_and_reuse_port(run):
+    async def main():
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        st, sp = await loop.create_datagram_endpoint(DgramEcho, sock=sock)
+        addr = sock.getsockname()
+        ct, cp = await loop.create_datagram_endpoint(DgramRecorder, remote_addr=addr)
+        ct.sendto(b"via sock=")
+        await cp.wait_for(1)
+        assert cp.datagrams[0][0] == b"VIA SOCK="
+        ct.close()
+        st.close()
+        await cp.closed
+        # reuse_port: two endpoints on one port.
+        t1, p1 = await loop.create_datagram_endpoint(DgramRecorder, local_addr=("127.0.0.1", 0), reuse_port=True)
+        port = t1.get_extra_info("sockname")[1]
+        t2, p2 = await loop.create_datagram_endpoint(DgramRecorder, local_addr=("127.0.0.1", port), reuse_port=True)
+        assert t2.get_extra_info("sockname")[1] == port
+        t1.close()
+        t2.close()
+        await p1.closed
+        await p2.closed
+        # allow_broadcast sets SO_BROADCAST.
+        t3, p3 = await loop.create_datagram_endpoint(DgramRecorder, local_addr=("127.0.0.1", 0), allow_broadcast=True)
+        assert t3.get_extra_info("socket").getsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST)
+        t3.close()
+        await p3.closed
+    run(main)
+
+
+def test_datagram_flood_queues_and_drains(run):
+    """More datagrams than the socket buffer takes: the rest wait in the
+    transport (get_write_buffer_size > 0) and all are sent later."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        st, sp = await loop.create_datagram_endpoint(DgramRecorder, local_addr=("127.0.0.1", 0))
+        rs = st.get_extra_info("socket")
+        addr = st.get_extra_info("sockname")
+        ct, cp = await loop.create_datagram_endpoint(DgramRecorder, remote_addr=addr)
+        csock = ct.get_extra_info("socket")
+        csock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        n = 200
+        st.pause_reading()
+        for i in range(n):
+            ct.sendto(b"%05d" % i + b"." * 8000)
+        st.resume_reading()
+        # Some datagrams may be dropped by the receiver's buffer (UDP);
+        # every one the sender queued leaves its queue.
+        for _ in range(500):
+            if ct.get_write_buffer_size() == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert ct.get_write_buffer_size() == 0
+        await asyncio.sleep(0.05)
+        got = [int(d[:5]) for d, a in sp.datagrams]
+        assert got == sorted(got) and len(got) > 0
+        ct.close()
+        st.close()
+        await cp.closed
+        await sp.closed
+    run(main)
