@@ -85,7 +85,24 @@ cdef class StreamTransport(SocketTransport):
         except BaseException as exc:
             self._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
             return 0
-        PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+        try:
+            PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            # Not a writable buffer (bytes, a read-only memoryview, ...): a
+            # bug in the protocol, which asyncio reports as a fatal read
+            # error with socket.recv_into()'s own exception. Raising from
+            # here instead would leave the transport open and readable, and
+            # a level-triggered poller would report it again on every pass.
+            try:
+                self._sock.recv_into(buf)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, 'Fatal read error on socket transport')
+                return 0
+            raise   # recv_into() took it after all: not a case we know
         try:
             n = recv(self._sock_fd, view.buf, view.len, 0)
             err = errno

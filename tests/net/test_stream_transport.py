@@ -436,3 +436,115 @@ def test_pause_reading_in_connection_made_holds_until_resume(run):
                 await p.wait_bytes(5)
             assert await p.closed is None
     run(main)
+
+
+class Failing(Recorder):
+    def __init__(self, where):
+        super().__init__()
+        self.where = where
+
+    def data_received(self, data):
+        if self.where == "data_received":
+            raise ValueError("boom")
+        super().data_received(data)
+
+    def eof_received(self):
+        if self.where == "eof_received":
+            raise ValueError("boom")
+        return super().eof_received()
+
+
+class FailingBuffered(BufferedRecorder):
+    def __init__(self, where):
+        super().__init__()
+        self.where = where
+
+    def get_buffer(self, sizehint):
+        if self.where == "get_buffer raises":
+            raise ValueError("boom")
+        if self.where == "get_buffer empty":
+            return bytearray()
+        if self.where == "get_buffer read-only":
+            return b"\0" * 100
+        return super().get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes):
+        if self.where == "buffer_updated":
+            raise ValueError("boom")
+        super().buffer_updated(nbytes)
+
+
+PROTOCOL_FAILURES = {
+    # where: (protocol class, message to the exception handler, exception type)
+    "data_received": (Failing, "Fatal error: protocol.data_received() call failed.", ValueError),
+    "eof_received": (Failing, "Fatal error: protocol.eof_received() call failed.", ValueError),
+    "get_buffer raises": (FailingBuffered, "Fatal error: protocol.get_buffer() call failed.", ValueError),
+    "get_buffer empty": (FailingBuffered, "Fatal error: protocol.get_buffer() call failed.", RuntimeError),
+    "get_buffer read-only": (FailingBuffered, "Fatal read error on socket transport", TypeError),
+    "buffer_updated": (FailingBuffered, "Fatal error: protocol.buffer_updated() call failed.", ValueError),
+}
+
+
+@pytest.mark.parametrize("where", list(PROTOCOL_FAILURES))
+def test_protocol_callback_failure_closes_transport(run, where):
+    """A protocol callback that raises: one report to the exception handler
+    with asyncio's message, then connection_lost(that exception), once."""
+    cls, message, exc_type = PROTOCOL_FAILURES[where]
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen()
+        lsock.setblocking(False)
+        with lsock:
+            t, p = await loop.create_connection(lambda: cls(where), *lsock.getsockname())
+            conn, _ = await loop.sock_accept(lsock)
+            with conn:
+                if where == "eof_received":
+                    conn.shutdown(socket.SHUT_WR)
+                else:
+                    conn.sendall(b"data")
+                exc = await p.closed
+                assert isinstance(exc, exc_type)
+                assert t.is_closing()
+                await asyncio.sleep(0.05)
+        assert [(c["message"], type(c["exception"])) for c in run.errors] == [(message, exc_type)]
+        assert run.errors[0]["protocol"] is p
+        run.errors.clear()
+    run(main)
+
+
+def test_sendfile_fails_when_transport_is_aborted_while_draining(run, tmp_path):
+    """loop.sendfile() first waits for the write buffer to drain; a
+    connection lost meanwhile fails it with ConnectionError (as asyncio)
+    instead of leaving it waiting forever."""
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100_000)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+
+        stuck = []
+
+        class Stuck(asyncio.Protocol):
+            def connection_made(self, t):
+                stuck.append(t)
+                t.pause_reading()
+
+        server = await loop.create_server(Stuck, "127.0.0.1", 0)
+        async with server:
+            t, p = await loop.create_connection(Recorder, *server.sockets[0].getsockname())
+            t.write(b"y" * 16 * 1024 * 1024)
+            assert t.get_write_buffer_size() > 0
+            with open(path, "rb") as f:
+                task = asyncio.ensure_future(loop.sendfile(t, f))
+                await asyncio.sleep(0.05)
+                assert not task.done()
+                t.abort()
+                with pytest.raises(ConnectionError):
+                    await asyncio.wait_for(task, 5)
+            assert await p.closed is None
+            for tr in stuck:
+                tr.abort()
+    run(main)
