@@ -331,6 +331,18 @@ cdef class StreamTransport(SocketTransport):
 
     # --- sendfile support (loop.sendfile) ------------------------------------
 
+    def _call_connection_lost(self, exc):
+        # loop.sendfile() may be waiting for the write queue to drain
+        # (_make_empty_waiter); a connection lost meanwhile (abort(), a
+        # fatal error) must fail it as asyncio does, or it waits forever.
+        # A failed writev() has already failed it with its own error.
+        try:
+            SocketTransport._call_connection_lost(self, exc)
+        finally:
+            waiter = self._empty_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(ConnectionError("Connection is closed by peer"))
+
     def _make_empty_waiter(self):
         if self._empty_waiter is not None:
             raise RuntimeError("Empty waiter is already set")
