@@ -152,3 +152,39 @@ def test_sendfile_argument_checks(run, big_file, tmp_path):
             t.close()
             await p.closed
     run(main)
+
+
+def test_sendfile_cancelled_midway_leaves_transport_usable(run, big_file):
+    path, _ = big_file
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        srv = []
+
+        class Paused(Recorder):
+            def connection_made(self, t):
+                super().connection_made(t)
+                t.pause_reading()
+                srv.append(self)
+
+        server = await loop.create_server(Paused, "127.0.0.1", 0)
+        async with server:
+            t, p = await loop.create_connection(Recorder, *server.sockets[0].getsockname())
+            with open(path, "rb") as f:
+                task = asyncio.ensure_future(loop.sendfile(t, f))
+                await asyncio.sleep(0.1)
+                assert not task.done()      # the peer does not read: blocked
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            # Writing and reading work again on the same transport.
+            assert t.is_reading()
+            t.write(b"after")
+            srv[0].transport.write(b"pong")
+            await p.wait_bytes(4)
+            assert bytes(p.data) == b"pong"
+            t.abort()
+            assert await p.closed is None
+            srv[0].transport.abort()
+            await srv[0].closed
+    run(main)

@@ -262,3 +262,20 @@ def test_connect_accepted_socket(run, ssl_none):
             srv_t.close()
             await asyncio.sleep(0)
     run(main)
+
+
+def test_transport_fd_refuses_readers_and_sock_methods(run):
+    async def main():
+        loop = asyncio.get_running_loop()
+        a, b = _raw_pair()
+        with a:
+            t, p = await loop.create_connection(Recorder, sock=b)
+            for call in (lambda: loop.add_reader(b, print), lambda: loop.add_writer(b.fileno(), print),
+                         lambda: loop.remove_reader(b), lambda: loop.remove_writer(b)):
+                with pytest.raises(RuntimeError, match="is used by transport"):
+                    call()
+            t.close()
+            # Once closing, the fd is no longer the transport's to defend.
+            assert loop.remove_reader(b) is False
+            await p.closed
+    run(main)
