@@ -202,12 +202,17 @@ cdef class StreamTransport(SocketTransport):
         if self._empty_waiter is not None:
             raise RuntimeError('unable to writelines; sendfile is in progress')
         cdef bint was_empty = self._wq_size == 0
-        for data in list_of_data:
+        # Check every item before queueing any: a bad one must leave nothing
+        # half-queued (asyncio builds its memoryviews first), or the queue
+        # would hold data with EPOLLOUT never armed, and the connection stall.
+        items = list_of_data if type(list_of_data) is list else list(list_of_data)
+        for data in items:
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError(f'data argument must be a bytes-like object, '
                                 f'not {type(data).__name__!r}')
-            if self._conn_lost:
-                continue
+        if self._conn_lost:
+            return
+        for data in items:
             if len(data):
                 self._queue(data, 0)
         if self._conn_lost or self._wq_size == 0:

@@ -203,3 +203,24 @@ def test_tcp_nodelay_on_connections(run, loop_name):
                 transport.close()
                 await client.closed
     run(main)
+
+
+def test_writelines_with_a_bad_item_sends_nothing_and_does_not_stall(run):
+    """writelines() that raises TypeError for a bad item sends none of the
+    items (asyncio checks them all first), and the transport keeps working."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(EchoServer, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            transport, client = await loop.create_connection(lambda: Recorder(keep_open=True), "127.0.0.1", port)
+            with pytest.raises(TypeError):
+                transport.writelines([b"first", "not bytes", b"third"])
+            assert transport.get_write_buffer_size() == 0
+            transport.write(b"after")
+            transport.write_eof()
+            await client.eof
+            assert bytes(client.data) == b"after"
+            transport.close()
+            await client.closed
+    run(main)
