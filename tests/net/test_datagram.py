@@ -285,3 +285,43 @@ def test_empty_datagram(run, dgram_paths):
         st.close()
         await cp.closed
     run(main)
+
+
+@pytest.mark.parametrize("how", ["close", "abort"])
+def test_datagram_close_flushes_queue_abort_drops_it(run, dgram_paths, how):
+    spath, cpath = dgram_paths
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        st, sp = await loop.create_datagram_endpoint(DgramRecorder, local_addr=spath, family=socket.AF_UNIX)
+        ct, cp = await loop.create_datagram_endpoint(
+            DgramRecorder, local_addr=cpath, remote_addr=spath, family=socket.AF_UNIX)
+        st.pause_reading()
+        await asyncio.sleep(0)
+        n = 0
+        while not ct.get_write_buffer_size():
+            ct.sendto(b"%06d" % n)
+            n += 1
+            assert n < 100_000
+        for _ in range(10):
+            ct.sendto(b"%06d" % n)
+            n += 1
+        sent_before = n - 11          # the kernel took these at once
+        getattr(ct, how)()
+        assert ct.is_closing()
+        st.resume_reading()
+        if how == "close":
+            await sp.wait_for(n)
+            assert await cp.closed is None
+            assert [int(d) for d, a in sp.datagrams] == list(range(n))
+        else:
+            assert await cp.closed is None
+            await asyncio.sleep(0.05)
+            assert [int(d) for d, a in sp.datagrams] == list(range(sent_before))
+        if how == "close" or run.name == "aioloop":
+            # (Stock asyncio's abort() drops the queued datagrams but not
+            # their count: get_write_buffer_size() stays stale.)
+            assert ct.get_write_buffer_size() == 0
+        st.close()
+        await sp.closed
+    run(main)

@@ -218,3 +218,43 @@ def test_loop_start_tls_protocol_level(run, server_ctx, client_ctx):
             assert await client_proto.closed is None
             await srv_proto.closed
     run(main)
+
+
+def test_tls_shutdown_timeout_when_peer_never_answers(run, server_ctx, client_ctx):
+    """close() on a TLS transport sends close_notify and waits for the
+    peer's; a peer that never reads is given up on after
+    ssl_shutdown_timeout, and the connection is torn down."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        srv = []
+
+        class Deaf(Recorder):
+            def connection_made(self, t):
+                super().connection_made(t)
+                srv.append(self)
+
+            def data_received(self, data):
+                super().data_received(data)
+                self.transport.pause_reading()
+
+        server = await loop.create_server(Deaf, "127.0.0.1", 0, ssl=server_ctx)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            t, p = await loop.create_connection(
+                Recorder, "127.0.0.1", port, ssl=client_ctx, server_hostname="localhost",
+                ssl_shutdown_timeout=0.3)
+            t.write(b"hello")
+            while not srv or not srv[0].data:
+                await asyncio.sleep(0.01)
+            t0 = loop.time()
+            t.close()
+            exc = await p.closed
+            # asyncio's SSLProtocol aborts the transport below with this.
+            assert isinstance(exc, TimeoutError)
+            assert str(exc) == "SSL shutdown timed out"
+            assert loop.time() - t0 >= 0.25
+            # The raw connection under it is gone: the server side sees it
+            # once it reads again.
+            srv[0].transport.resume_reading()
+            await srv[0].closed
+    run(main)
