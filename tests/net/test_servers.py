@@ -260,3 +260,40 @@ def test_1000_concurrent_connections(run, nofile_at_least):
             replies = await asyncio.gather(*(client(i) for i in range(n)))
         assert replies == [(b"%d\n" % i)[::-1] for i in range(n)]
     run(main, timeout=120)
+
+
+@pytest.mark.skipif(not PY313, reason="keep_alive is 3.13+")
+def test_create_server_keep_alive(run):
+    async def main():
+        loop = asyncio.get_running_loop()
+        accepted = []
+
+        class P(EchoServer):
+            def connection_made(self, t):
+                super().connection_made(t)
+                accepted.append(t)
+
+        for keep_alive in (True, False):
+            server = await loop.create_server(P, "127.0.0.1", 0, keep_alive=keep_alive)
+            async with server:
+                lsock = server.sockets[0]
+                assert bool(lsock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)) == keep_alive
+                assert await echo_once(loop, lsock.getsockname()) == b"ping"
+    run(main)
+
+
+def test_create_server_family_and_unix_sock(run, unix_path):
+    async def main():
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(EchoServer, "localhost", 0, family=socket.AF_INET)
+        async with server:
+            assert [s.family for s in server.sockets] == [socket.AF_INET]
+            assert await echo_once(loop, server.sockets[0].getsockname()) == b"ping"
+        usock = socket.socket(socket.AF_UNIX)
+        usock.bind(unix_path)
+        server = await loop.create_unix_server(EchoServer, sock=usock)
+        async with server:
+            assert await echo_once(loop, unix_path, family=socket.AF_UNIX) == b"ping"
+        with pytest.raises(ValueError, match="path and sock can not be specified"):
+            await loop.create_unix_server(EchoServer, unix_path, sock=usock)
+    run(main)
