@@ -15,7 +15,9 @@ from aioloop.includes.python cimport *
 #
 # The contextvars.Context that call_soon() copies for a handle is parked with
 # it (`_ctx_parked`): while queued it is reachable only through the handle.
-# It is tracked again whenever the handle leaves the queues, whoever holds it.
+# It is tracked again whenever the handle leaves the queues, whoever holds it:
+# a Context must be tracked when it is freed (CPython's context_tp_dealloc
+# unlinks it from the collector's list without checking).
 cdef inline void _gc_park(object h) noexcept:
     if PyObject_GC_IsTracked(h):
         PyObject_GC_UnTrack(h)
@@ -32,9 +34,10 @@ cdef inline void _gc_unpark_context(Handle h) noexcept:
 
 cdef inline void _gc_unpark(object h) noexcept:
     # `h` is the caller's own reference: more than one means a user holds it.
+    cdef bint shared = Py_REFCNT(h) > 1
     if isinstance(h, Handle) and (<Handle>h)._ctx_parked:
         _gc_unpark_context(<Handle>h)
-    if Py_REFCNT(h) > 1 and not PyObject_GC_IsTracked(h):
+    if shared and not PyObject_GC_IsTracked(h):
         PyObject_GC_Track(h)
 
 cdef inline void _gc_release(PyObject *p) noexcept:
