@@ -1,5 +1,6 @@
-"""Fixtures of the network tests: every test body runs on stock asyncio (the
-oracle) and on aioloop, ids "asyncio" and "aioloop".
+"""Fixtures of the network tests. Every test body runs on stock asyncio (the
+oracle) and on aioloop through tests/conftest.py's `loop_name` and
+`loop_factory` fixtures (ids "asyncio" and "aioloop").
 
 `run(coro_fn)` runs `coro_fn()` on a fresh loop made by the parametrised
 factory, under a time limit, and fails the test if anything reached the
@@ -8,41 +9,13 @@ every test no descriptor may be left open that was not open before it.
 """
 
 import asyncio
-import gc
 import os
 import resource
+import tempfile
 
 import pytest
 
-import aioloop
-
-# Stock asyncio's Unix loop, named directly: asyncio.new_event_loop() would
-# follow the current policy, which a test may have set to aioloop's.
-LOOP_FACTORIES = {
-    "asyncio": asyncio.SelectorEventLoop,
-    "aioloop": aioloop.new_event_loop,
-}
-
-
-def open_fds():
-    """The process's open descriptors: {fd: what it points to}."""
-    fds = {}
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            fds[int(name)] = os.readlink(f"/proc/self/fd/{name}")
-        except OSError:
-            pass  # the descriptor listdir() itself used
-    return fds
-
-
-@pytest.fixture(params=list(LOOP_FACTORIES))
-def loop_name(request):
-    return request.param
-
-
-@pytest.fixture
-def loop_factory(loop_name):
-    return LOOP_FACTORIES[loop_name]
+from helpers import assert_no_fd_leak, open_fds
 
 
 class Runner:
@@ -84,10 +57,7 @@ def no_fd_leak():
     """No test may leave a descriptor open (sockets, epoll, files)."""
     before = open_fds()
     yield
-    gc.collect()
-    after = open_fds()
-    leaked = {fd: t for fd, t in after.items() if before.get(fd) != t}
-    assert not leaked, f"descriptors left open: {leaked}"
+    assert_no_fd_leak(before)
 
 
 @pytest.fixture
@@ -108,9 +78,8 @@ def nofile_at_least():
 
 
 @pytest.fixture
-def unix_path(tmp_path):
+def unix_path():
     """A path for a Unix socket (short enough for sun_path)."""
-    import tempfile
     d = tempfile.mkdtemp(prefix="aioloop-")
     path = os.path.join(d, "sock")
     yield path

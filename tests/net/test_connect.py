@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from netutil import EchoServer, Recorder, free_port
+from .netutil import EchoServer, Recorder, free_port
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from netutil import free_port, has_ipv6
+from .netutil import free_port, has_ipv6
 
 
 class DgramRecorder(asyncio.DatagramProtocol):
@@ -98,10 +98,8 @@ def test_udp_echo(run, loop_name, family, connected):
     run(main)
 
 
-def test_unix_datagram_echo(run, tmp_path):
-    import tempfile
-    d = tempfile.mkdtemp(prefix="aioloop-")
-    spath, cpath = os.path.join(d, "s"), os.path.join(d, "c")
+def test_unix_datagram_echo(run, dgram_paths):
+    spath, cpath = dgram_paths
 
     async def main():
         loop = asyncio.get_running_loop()
@@ -117,13 +115,7 @@ def test_unix_datagram_echo(run, tmp_path):
         ct.close()
         st.close()
         assert await cp.closed is None
-    try:
-        run(main)
-    finally:
-        for p in (spath, cpath):
-            if os.path.exists(p):
-                os.unlink(p)
-        os.rmdir(d)
+    run(main)
 
 
 def test_connected_udp_to_closed_port_reports_error_received(run):

@@ -8,7 +8,7 @@ import ssl
 
 import pytest
 
-from netutil import Recorder
+from .netutil import Recorder
 
 SIZE = 50 * 1024 * 1024
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from netutil import EchoServer, Recorder, has_ipv6, unique_abstract_name
+from .netutil import EchoServer, Recorder, has_ipv6, unique_abstract_name
 
 PY312 = sys.version_info >= (3, 12)
 PY313 = sys.version_info >= (3, 13)

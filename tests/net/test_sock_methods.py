@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from netutil import EchoServer, Recorder, pattern, sha256
+from .netutil import EchoServer, Recorder, pattern, sha256
 
 
 def nb(sock):

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from netutil import (BufferedEchoServer, BufferedRecorder, EchoServer,
+from .netutil import (BufferedEchoServer, BufferedRecorder, EchoServer,
                      Recorder, pattern)
 
 MESSAGES = [b"x", b"hello world", pattern(100_000, 1), b"\0" * 3, pattern(70_000, 2)]

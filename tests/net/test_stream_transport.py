@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from netutil import EchoServer, Recorder, BufferedRecorder, free_port, pattern
+from .netutil import EchoServer, Recorder, BufferedRecorder, free_port, pattern
 
 CHUNK = 64 * 1024
 TOTAL = 8 * 1024 * 1024

@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from netutil import Recorder, pattern
+from .netutil import Recorder, pattern
 
 trustme = pytest.importorskip("trustme")
 
