@@ -310,9 +310,11 @@ def test_datagram_close_flushes_queue_abort_drops_it(run, dgram_paths, how):
             assert await cp.closed is None
             await asyncio.sleep(0.05)
             assert [int(d) for d, a in sp.datagrams] == list(range(sent_before))
-        if how == "close" or run.name == "aioloop":
+        if run.name == "aioloop" or (how == "close" and sys.version_info < (3, 13)):
             # (Stock asyncio's abort() drops the queued datagrams but not
-            # their count: get_write_buffer_size() stays stale.)
+            # their count, and 3.13.0 never subtracts the 8-byte header it
+            # adds per queued datagram: its get_write_buffer_size() stays
+            # stale.)
             assert ct.get_write_buffer_size() == 0
         st.close()
         await sp.closed
