@@ -188,3 +188,20 @@ def test_sendfile_cancelled_midway_leaves_transport_usable(run, big_file):
             srv[0].transport.abort()
             await srv[0].closed
     run(main)
+
+
+def test_sendfile_over_unix_stream(run, big_file, unix_path):
+    path, digest = big_file
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        server = await loop.create_unix_server(SizedSink, unix_path)
+        async with server:
+            t, p = await loop.create_unix_connection(lambda: Recorder(keep_open=True), unix_path)
+            with open(path, "rb") as f:
+                assert await loop.sendfile(t, f) == SIZE
+            await p.eof
+            assert bytes(p.data).decode() == f"{SIZE} {digest}"
+            t.close()
+            await p.closed
+    run(main, timeout=120)
