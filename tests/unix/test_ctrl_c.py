@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -148,6 +149,9 @@ def test_ctrl_c_without_runner_leaves_loop_usable(factory):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+        # Without a Runner, KeyboardInterrupt is raised wherever the main
+        # thread is: let the task reach its sleep so it lands in the poll.
+        time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
