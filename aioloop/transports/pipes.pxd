@@ -4,13 +4,17 @@ cdef class PipeTransport(FdWatcher):
     # `_pipe` and `_protocol` become None once connection_lost() has run.
     cdef:
         readonly NetLoop _loop
-        readonly object _pipe          # the file object given by the caller
+        public object _pipe            # the file object given by the caller
         readonly object _fileno        # an int; None once the pipe is closed
         object _protocol
         readonly dict _extra
         bint _closing                  # close(), write_eof(), EOF or an error began
         bint _lost_scheduled           # _call_connection_lost() is on its way
         object __weakref__
+        # Instance attributes shadow methods, as on asyncio's Python
+        # transports: tests and StreamReader users mock pause_reading() & co.
+        # Pipes are not a hot path; the dict is made on first assignment.
+        dict __dict__
 
     cdef int _init(self, NetLoop loop, object pipe, object protocol,
                    object extra) except -1
