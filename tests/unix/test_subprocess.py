@@ -521,3 +521,31 @@ def test_no_sigchld_handler_is_installed(loop):
 
     run(loop, main())
     assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL
+
+
+def test_debug_mode_logs_and_reprs(loop, caplog):
+    # Debug mode goes through the logging paths (process created/exited,
+    # pipes closed by peer) and the transports' reprs in every state.
+    loop.set_debug(True)
+    caplog.set_level("DEBUG", logger="asyncio")
+
+    async def main():
+        tr, proto = await loop.subprocess_exec(
+            lambda: RecordingSubprocessProtocol(loop), SH, "-c", "cat; echo done >&2")
+        reprs = [repr(tr), repr(tr.get_pipe_transport(0)), repr(tr.get_pipe_transport(1))]
+        tr.get_pipe_transport(0).write(b"abc")
+        tr.get_pipe_transport(1).pause_reading()
+        tr.get_pipe_transport(1).resume_reading()
+        tr.get_pipe_transport(0).close()
+        await proto.done
+        reprs += [repr(tr), repr(tr.get_pipe_transport(1))]
+        tr.close()
+        return reprs, proto
+
+    reprs, proto = run(loop, main())
+    assert bytes(proto.output[1]) == b"abc" and bytes(proto.output[2]) == b"done\n"
+    assert "pid=" in reprs[0] and "running" in reprs[0]
+    assert "fd=" in reprs[1] and "fd=" in reprs[2]
+    assert "returncode=0" in reprs[3]
+    assert "closed" in reprs[4]
+    assert any("exited with return code 0" in r.getMessage() for r in caplog.records)
