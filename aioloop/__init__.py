@@ -9,9 +9,9 @@ Three ways to use it::
 
 import asyncio as _asyncio
 
-from ._core import Loop, new_event_loop
+from ._core import DaemonPool, Loop, new_event_loop
 
-__all__ = ("Loop", "new_event_loop", "EventLoopPolicy", "install", "run")
+__all__ = ("Loop", "new_event_loop", "EventLoopPolicy", "install", "run", "DaemonPool")
 __version__ = "0.1.0"
 
 

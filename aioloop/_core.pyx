@@ -7,6 +7,7 @@
 #   transports/  stream, datagram and pipe transports over the poller
 #   net/     network methods: sock_*, DNS, connections, servers, TLS
 #   unix/    signal handlers, child-exit watching (pidfd), subprocesses
+#   sched/   the multi-core layer: the daemon pool (default executor)
 
 cimport cython
 
@@ -28,4 +29,5 @@ include "unix/children.pyx"
 include "unix/subprocess.pyx"
 include "unix/unixloop.pyx"
 include "unix/api.pyx"
+include "sched/daemon_pool.pyx"
 include "loop/asyncio_api.pyx"

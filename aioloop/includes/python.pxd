@@ -1,5 +1,7 @@
 # CPython C-API entries that Cython's own cpython/*.pxd do not declare.
 
+from cpython.object cimport PyObject
+
 cdef extern from "Python.h":
     # Enter/exit a contextvars.Context without the bound-method call and the
     # argument tuple that Context.run(callback, *args) costs.
@@ -8,6 +10,15 @@ cdef extern from "Python.h":
     object PyContext_CopyCurrent()
 
     unsigned long PyThread_get_thread_ident()
+
+    void PyObject_GC_Track(object)
+    void PyObject_GC_UnTrack(object)
+    int PyObject_GC_IsTracked(object)
+    Py_ssize_t Py_REFCNT(object)
+    # The same on borrowed pointers (no reference taken).
+    Py_ssize_t _Py_REFCNT_ptr "Py_REFCNT"(PyObject *)
+    int _PyObject_GC_IsTracked_ptr "PyObject_GC_IsTracked"(PyObject *)
+    void _PyObject_GC_Track_ptr "PyObject_GC_Track"(void *)
 
     ctypedef void *PyThread_type_lock
     PyThread_type_lock PyThread_allocate_lock()

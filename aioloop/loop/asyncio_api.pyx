@@ -39,8 +39,8 @@ class Loop(UnixLoop, NetworkMethods, UnixMethods, _asyncio.AbstractEventLoop):
     _asyncgen_finalizer_hook = _BEL._asyncgen_finalizer_hook
     shutdown_asyncgens = _BEL.shutdown_asyncgens
 
-    # executor
-    run_in_executor = _BEL.run_in_executor
+    # executor: the daemon pool's short path (sched/daemon_pool.pyx)
+    run_in_executor = run_in_executor
     set_default_executor = _BEL.set_default_executor
     _check_default_executor = _BEL._check_default_executor
     shutdown_default_executor = _BEL.shutdown_default_executor

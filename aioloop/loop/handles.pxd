@@ -8,6 +8,7 @@ cdef class Handle:
         readonly object _context
         readonly object _loop          # the EventLoopCore that runs it
         readonly bint _cancelled
+        bint _ctx_parked               # _context untracked by the GC (see handles.pyx)
         readonly object _repr
         readonly object _source_traceback
         object __weakref__

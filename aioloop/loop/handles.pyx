@@ -1,22 +1,75 @@
 # Handles: asyncio.Handle and asyncio.TimerHandle as C types with free lists.
 #
+# Garbage-collector tracking. A Handle sitting in the ready queue, the timer
+# heap or the inbox is kept alive by the loop and cannot be garbage, so the
+# collector gains nothing by traversing it; with 100k timers pending it would
+# traverse them all on every collection. Handles are therefore untracked
+# while queued (`_gc_park`) and tracked again when they leave the loop's
+# queues, but only if someone else still holds them (`_gc_unpark`): only then
+# can they be part of a cycle worth collecting (a user's object holding its
+# TimerHandle whose callback is the object's bound method). Tracking is an
+# optimisation for the collector, never for correctness of lifetimes, and
+# PyObject_GC_Track is fatal on an object already tracked, hence the checks.
+from aioloop.includes.python cimport *
+
+#
+# The contextvars.Context that call_soon() copies for a handle is parked with
+# it (`_ctx_parked`): while queued it is reachable only through the handle.
+# It is tracked again whenever the handle leaves the queues, whoever holds it:
+# a Context must be tracked when it is freed (CPython's context_tp_dealloc
+# unlinks it from the collector's list without checking).
+cdef inline void _gc_park(object h) noexcept:
+    if PyObject_GC_IsTracked(h):
+        PyObject_GC_UnTrack(h)
+
+cdef inline void _gc_park_context(Handle h) noexcept:
+    if PyObject_GC_IsTracked(h._context):
+        PyObject_GC_UnTrack(h._context)
+        h._ctx_parked = True
+
+cdef inline void _gc_unpark_context(Handle h) noexcept:
+    h._ctx_parked = False
+    if h._context is not None and not PyObject_GC_IsTracked(h._context):
+        PyObject_GC_Track(h._context)
+
+cdef inline void _gc_unpark(object h) noexcept:
+    # `h` is the caller's own reference: more than one means a user holds it.
+    cdef bint shared = Py_REFCNT(h) > 1
+    if isinstance(h, Handle) and (<Handle>h)._ctx_parked:
+        _gc_unpark_context(<Handle>h)
+    if shared and not PyObject_GC_IsTracked(h):
+        PyObject_GC_Track(h)
+
+cdef inline void _gc_release(PyObject *p) noexcept:
+    # Drop a queue's reference to a parked handle (clear(), close()).
+    if p == NULL:
+        return
+    if isinstance(<object>p, Handle) and (<Handle>p)._ctx_parked:
+        _gc_unpark_context(<Handle>p)
+    if _Py_REFCNT_ptr(p) > 1 and not _PyObject_GC_IsTracked_ptr(p):
+        _PyObject_GC_Track_ptr(p)
+    Py_XDECREF(p)
+
 # Their attributes keep asyncio's names (_callback, _args, _cancelled, ...)
 # read-only, so asyncio's own helpers that format a handle or a context for the
 # exception handler work on ours unchanged.
 
 import asyncio.events as _aio_events
+from cpython.ref cimport Py_XDECREF
 
 # asyncio.Handle._repr_info reads only public-by-convention attributes that our
 # Handle exposes, and knows each Python version's formatting of a callback.
 _aio_handle_repr_info = _aio_events.Handle._repr_info
 
 
-@cython.freelist(256)
+@cython.freelist(4096)
 cdef class Handle:
     def __init__(self, *args, **kwargs):
         raise TypeError("aioloop handles are created by the loop (call_soon, call_later, ...)")
 
     cdef void _clear(self) noexcept:
+        if self._ctx_parked:
+            _gc_unpark_context(self)
         self._callback = None
         self._args = None
 

@@ -98,7 +98,7 @@ cdef class Inbox:
                 i += 1
         finally:
             while i < n:
-                Py_XDECREF(batch[i])
+                _gc_release(batch[i])
                 i += 1
         return 0
 
@@ -116,7 +116,7 @@ cdef class Inbox:
         pthread_mutex_unlock(&self.lock)
         self.spare = batch
         for i in range(n):
-            Py_XDECREF(batch[i])
+            _gc_release(batch[i])
 
     def __len__(self):
         cdef Py_ssize_t n

@@ -11,6 +11,7 @@ cdef class EventLoopCore:
         TimerHeap _timers
         Inbox _inbox
         list _fds                     # fd -> FdWatcher or None
+        Py_ssize_t _n_watched         # fds registered with epoll (waker excluded)
         public bint _debug
         public bint _closed
         public bint _stopping
@@ -49,5 +50,6 @@ cdef class EventLoopCore:
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context, str method)
     cdef FdWatcher _fd_watcher(self, int fd)
     cdef int _fd_set_mask(self, FdWatcher w, unsigned int mask) except -1
+    cdef void _fd_forget(self, FdWatcher w, unsigned int mask) noexcept
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)
     cdef object _remove_fd_callback(self, int fd, bint reading)

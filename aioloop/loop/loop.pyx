@@ -190,11 +190,17 @@ cdef class EventLoopCore:
                 f'got {callback!r}')
         h._callback = callback
         h._args = args
-        h._context = PyContext_CopyCurrent() if context is None else context
         h._loop = self
+        h._context = PyContext_CopyCurrent() if context is None else context
         if self._debug:
             # Cython functions have no frame: frame 0 is the Python caller.
             h._source_traceback = _extract_stack(_getframe(0))
+        if scheduling:
+            # Headed for a queue (a reader/writer handle is not: its watcher
+            # holds it). See handles.pyx on parking.
+            if context is None:
+                _gc_park_context(h)
+            _gc_park(h)
         return h
 
     def call_soon(self, callback, *args, context=None):
@@ -224,10 +230,15 @@ cdef class EventLoopCore:
         h = Handle.__new__(Handle)
         h._callback = callback
         h._args = args
-        h._context = PyContext_CopyCurrent() if context is None else context
         h._loop = self
+        if context is None:
+            h._context = PyContext_CopyCurrent()
+            _gc_park_context(h)
+        else:
+            h._context = context
         if self._debug:
             h._source_traceback = _extract_stack(_getframe(0))
+        _gc_park(h)
         self._inbox.put(h)
         return h
 
@@ -341,7 +352,7 @@ cdef class EventLoopCore:
     cdef int _run_once(self) except -1:
         cdef int timeout_ms, n, i, fd
         cdef uint32_t ev
-        cdef double delta, end
+        cdef double delta, end = 0
         cdef Py_ssize_t ntodo
         cdef TimerHandle t
         cdef Handle h
@@ -369,8 +380,14 @@ cdef class EventLoopCore:
         if timeout_ms != 0 and not self._inbox.prepare_sleep():
             timeout_ms = 0
 
-        n = poller.wait(timeout_ms)
-        self._n_polls += 1
+        if timeout_ms == 0 and self._n_watched == 0:
+            # Nothing but the waker is in the epoll set, and a zero-timeout
+            # poll needs no waking: skip the syscall (callback-only work,
+            # such as a chain of sleep(0)s, then makes none at all).
+            n = 0
+        else:
+            n = poller.wait(timeout_ms)
+            self._n_polls += 1
         self._inbox.drain_into(ready)
         if n < 0:
             # EINTR: run Python-level signal handlers now (this is where
@@ -393,11 +410,13 @@ cdef class EventLoopCore:
 
         # Timers due now, plus the clock's resolution (as asyncio): a timer
         # for "now" never waits for another pass.
-        end = _monotonic() + self._clock_resolution
+        if timers.size:
+            end = _monotonic() + self._clock_resolution
         while timers.size:
             t = timers.top()
             if t._cancelled:
-                timers.pop()
+                t = None
+                _gc_unpark(timers.pop())
                 continue
             if t._when >= end:
                 break
@@ -409,9 +428,10 @@ cdef class EventLoopCore:
             item = ready.pop()
             if isinstance(item, Handle):
                 h = <Handle>item
-                if h._cancelled:
-                    continue
-                self._run_handle(h)
+                item = None     # one local reference, for _gc_unpark's count
+                if not h._cancelled:
+                    self._run_handle(h)
+                _gc_unpark(h)
             else:
                 w = <FdWatcher>item
                 ev = w.revents
@@ -484,6 +504,7 @@ cdef class EventLoopCore:
         self._timers.clear()
         self._inbox.clear()
         self._fds = []
+        self._n_watched = 0
         self._poller.close(self._fork_gen != _fork_generation)
         self._executor_shutdown_called = True
         executor = self._default_executor
@@ -510,8 +531,17 @@ cdef class EventLoopCore:
             self._poller.ctl(EPOLL_CTL_ADD, w.fd, mask)
         else:
             self._poller.ctl(EPOLL_CTL_MOD, w.fd, mask)
-        w.mask = mask
+        self._fd_forget(w, mask)
         return 0
+
+    cdef void _fd_forget(self, FdWatcher w, unsigned int mask) noexcept:
+        """Record w's kernel registration as `mask` (also when the kernel
+        already dropped a closed fd), keeping the count of watched fds."""
+        if w.mask == 0 and mask != 0:
+            self._n_watched += 1
+        elif w.mask != 0 and mask == 0:
+            self._n_watched -= 1
+        w.mask = mask
 
     cdef int _fd_attach(self, FdWatcher w) except -1:
         """Give w.fd's slot in the fd table to w (a transport). The kernel
@@ -533,7 +563,7 @@ cdef class EventLoopCore:
         try:
             self._fd_set_mask(w, 0)
         except OSError:
-            w.mask = 0      # already closed: the kernel forgot it
+            self._fd_forget(w, 0)   # already closed: the kernel forgot it
         if self._fd_watcher(w.fd) is w:
             self._fds[w.fd] = None
         return 0
@@ -551,7 +581,7 @@ cdef class EventLoopCore:
         except OSError:
             # The fd was closed before being removed: the kernel has already
             # forgotten it. Forget it here too.
-            rw.mask = mask
+            self._fd_forget(rw, mask)
         if reading:
             rw.reader = None
         else:

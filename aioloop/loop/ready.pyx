@@ -73,8 +73,8 @@ cdef class ReadyQueue:
             for i in range(n):
                 p = old[(head + i) & (cap - 1)]
                 old[(head + i) & (cap - 1)] = NULL
-                Py_XDECREF(p)
+                _gc_release(p)
             return
         for i in range(n):
-            Py_XDECREF(old[(head + i) & (cap - 1)])
+            _gc_release(old[(head + i) & (cap - 1)])
         free(old)

@@ -104,7 +104,7 @@ cdef class TimerHeap:
         """Pop cancelled timers off the top, so top() is a live timer or the
         heap is empty."""
         while self.size > 0 and (<TimerHandle>self.heap[0])._cancelled:
-            self.pop()
+            _gc_unpark(self.pop())
         return 0
 
     cdef int maybe_compact(self) except -1:
@@ -130,6 +130,8 @@ cdef class TimerHeap:
         while i >= 0:
             self._sift_down(i)
             i -= 1
+        for t in dropped:
+            _gc_unpark(t)
         return 0
 
     cdef void clear(self) noexcept:
@@ -144,5 +146,5 @@ cdef class TimerHeap:
         self.cancelled = 0
         for i in range(n):
             (<TimerHandle>old[i])._scheduled = False
-            Py_XDECREF(old[i])
+            _gc_release(old[i])
         free(old)
