@@ -32,6 +32,11 @@
 #   file (st_dev, st_ino): a number closed and reused since must not start
 #   receiving signal bytes. If someone else took the wakeup fd after us, we
 #   leave theirs in place.
+# - fork() copies the wakeup fd setting and the socketpair into the child. A
+#   forked child that got a signal would write its number into the parent's
+#   socket, and the parent's loop would run its handler for the child's
+#   signal. So a forked child drops the wakeup fd if it is one of ours
+#   (asyncio 3.12+ resets it in every forked child; 3.11 does not).
 
 import errno as _errnos
 import signal as _signal_mod
@@ -41,6 +46,25 @@ cdef object _iscoroutine = _asyncio.coroutines.iscoroutine
 cdef object _iscoroutinefunction = _asyncio.coroutines.iscoroutinefunction
 cdef object _valid_signals = _signal_mod.valid_signals
 cdef int _SIGINT = _signal_mod.SIGINT
+
+
+# The write ends currently installed as the wakeup fd by some loop (a loop
+# installs at most one). Main thread only, like set_wakeup_fd().
+cdef set _installed_wakeup_fds = set()
+
+
+def _signals_after_fork_in_child():
+    if not _installed_wakeup_fds:
+        return
+    try:
+        current = _signal_mod.set_wakeup_fd(-1)
+        if current not in _installed_wakeup_fds and current >= 0:
+            _signal_mod.set_wakeup_fd(current)
+    except (ValueError, OSError):
+        pass        # fork() from a thread other than the main one
+    _installed_wakeup_fds.clear()
+
+_os.register_at_fork(after_in_child=_signals_after_fork_in_child)
 
 
 def _sighandler_noop(signum, frame):
@@ -104,6 +128,7 @@ cdef class SignalHandlers(FdWatcher):
             raise RuntimeError(str(exc))
         if not self._installed:
             self._installed = True
+            _installed_wakeup_fds.add(ours)
             self._prev_wakeup_fd = prev
             self._prev_wakeup_id = _fd_identity(prev) if prev >= 0 else None
         return 0
@@ -113,6 +138,7 @@ cdef class SignalHandlers(FdWatcher):
             return 0
         self._installed = False
         cdef int ours = self._wsock.fileno()
+        _installed_wakeup_fds.discard(ours)
         try:
             current = _signal_mod.set_wakeup_fd(-1)
             if current != ours:

@@ -6,6 +6,7 @@ import contextvars
 import os
 import signal
 import socket
+import sys
 import threading
 
 import pytest
@@ -311,3 +312,24 @@ def test_signal_storm_is_not_lost_across_passes(loop):
 
     run(loop, main())
     assert 1 <= len(got) <= 200
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")     # fork() with threads
+def test_forked_child_does_not_signal_the_parent_loop(loop, loop_name):
+    if loop_name == "asyncio" and sys.version_info < (3, 12):
+        pytest.skip("asyncio 3.11 keeps the wakeup fd in a forked child")
+    got = []
+    loop.add_signal_handler(signal.SIGUSR1, got.append, "parent")
+    pid = os.fork()
+    if pid == 0:                                    # the child
+        code = 1
+        try:
+            os.kill(os.getpid(), signal.SIGUSR1)    # caught: the handler is inherited
+            code = 0 if signal.set_wakeup_fd(-1) == -1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    run(loop, asyncio.sleep(0.05))
+    assert got == []                # the child's signal never reached our socket
+    loop.remove_signal_handler(signal.SIGUSR1)
