@@ -259,12 +259,15 @@ cdef int _watch_child(UnixLoop loop, int pid, object popen, object on_exit) exce
             try:
                 loop._fd_attach(w)
                 loop._fd_set_mask(w, EPOLLIN)
-            except BaseException:
+            except Exception:
+                # The child runs already: it must be watched somehow, or it
+                # becomes a zombie. A thread does not need the poller.
                 loop._fd_detach(w)
+                w.fd = -1
                 _os.close(pidfd)
-                raise
-            loop._children[pid] = w
-            return 0
+            else:
+                loop._children[pid] = w
+                return 0
     _threading_c.Thread(target=_wait_child_thread, args=(loop, pid, popen, on_exit),
                         name=f'aioloop-waitpid-{pid}', daemon=True).start()
     return 0
