@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import aioloop
-from conftest import assert_clean, open_fds, run, wait_until, zombies
+from unix_helpers import assert_clean, open_fds, run, wait_until, zombies
 
 PIPE = asyncio.subprocess.PIPE
 DEVNULL = asyncio.subprocess.DEVNULL

@@ -10,7 +10,7 @@ import tty
 
 import pytest
 
-from conftest import run
+from unix_helpers import run
 
 
 class RecordingProtocol(asyncio.Protocol):

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from conftest import run
+from unix_helpers import run
 
 request_id = contextvars.ContextVar("request_id", default=None)
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import run, wait_until, zombies
+from unix_helpers import run, wait_until, zombies
 
 PIPE = asyncio.subprocess.PIPE
 DEVNULL = asyncio.subprocess.DEVNULL
