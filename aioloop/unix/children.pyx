@@ -185,8 +185,13 @@ cdef class PidfdWatch(FdWatcher):
         popen = self._popen
         self._popen = None
         self._on_exit = None
-        _threading_c.Thread(target=_reap_orphan, args=(fd, self.pid, popen),
-                            name=f'aioloop-reap-{self.pid}', daemon=True).start()
+        try:
+            _threading_c.Thread(target=_reap_orphan, args=(fd, self.pid, popen),
+                                name=f'aioloop-reap-{self.pid}', daemon=True).start()
+        except RuntimeError:
+            # Interpreter shutdown (a loop closed by its __del__): no new
+            # threads. The child is reparented to init when we exit.
+            _os.close(fd)
         return 0
 
 

@@ -333,3 +333,15 @@ def test_forked_child_does_not_signal_the_parent_loop(loop, loop_name):
     run(loop, asyncio.sleep(0.05))
     assert got == []                # the child's signal never reached our socket
     loop.remove_signal_handler(signal.SIGUSR1)
+
+
+def test_non_callable_handler(loop, loop_name):
+    # aioloop refuses it at the call (DESIGN.md: bad arguments fail at the
+    # call); asyncio accepts it and fails when the signal arrives.
+    if loop_name == "aioloop":
+        with pytest.raises(TypeError, match="callable"):
+            loop.add_signal_handler(signal.SIGUSR1, "not callable")
+        assert signal.SIGUSR1 not in loop._signal_handlers
+    else:
+        loop.add_signal_handler(signal.SIGUSR1, "not callable")
+        loop.remove_signal_handler(signal.SIGUSR1)
