@@ -181,7 +181,6 @@ cdef class PidfdWatch(FdWatcher):
         if not self._loop._closed:
             self._loop._fd_detach(self)     # while self.fd still names it
         self.fd = -1
-        self.mask = 0
         popen = self._popen
         self._popen = None
         self._on_exit = None
