@@ -335,6 +335,11 @@ cdef class WritePipeTransport(PipeTransport):
         self._want(EPOLLOUT, True)
         self._maybe_pause_protocol()
 
+    def writelines(self, list_of_data):
+        """Write an iterable of bytes-like objects (joined, as asyncio's
+        WriteTransport.writelines does: one write() for them all)."""
+        self.write(b''.join(list_of_data))
+
     cdef int _queue(self, object data, Py_ssize_t offset) except -1:
         # Queued data must be immutable: a caller may reuse its bytearray.
         if not PyBytes_CheckExact(data):

@@ -187,6 +187,7 @@ def test_write_pipe_write_eof_gives_reader_eof(loop):
         tr.write(b"abc")
         tr.write(bytearray(b"def"))
         tr.write(memoryview(b"ghi"))
+        tr.writelines([b"j", bytearray(b"k"), memoryview(b"l")])
         tr.write(b"")
         tr.write_eof()
         assert tr.is_closing()
@@ -197,7 +198,7 @@ def test_write_pipe_write_eof_gives_reader_eof(loop):
     exc, proto = run(loop, main())
     assert exc is None
     with open(rfd, "rb") as r:
-        assert r.read() == b"abcdefghi"
+        assert r.read() == b"abcdefghijkl"
     assert proto.events == ["connection_made", "connection_lost"]
     assert pipe.closed
 
@@ -489,3 +490,37 @@ def test_pipe_transport_closed_after_loop_close_releases_fd(loop, loop_name):
     rtr.close()
     wtr.close()
     assert rpipe.closed and wpipe.closed
+
+
+def test_asyncio_streams_over_pipes(loop):
+    # StreamReader/StreamWriter over pipe transports, as programs that talk
+    # to their parent through stdin/stdout pipes use them.
+    rfd, wfd = os.pipe()
+    rpipe = open(rfd, "rb", buffering=0)
+    wpipe = open(wfd, "wb", buffering=0)
+    payload = os.urandom(1024 * 1024)
+
+    async def main():
+        reader = asyncio.StreamReader(limit=1 << 16)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), rpipe)
+        wtr, wproto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, wpipe)
+        writer = asyncio.StreamWriter(wtr, wproto, None, loop)
+
+        async def write_all():
+            writer.writelines([b"header\n", payload[:1000]])
+            for i in range(1000, len(payload), 100_000):
+                writer.write(payload[i:i + 100_000])
+                await writer.drain()
+            writer.close()      # the reader's EOF proves the end closed
+
+        task = asyncio.ensure_future(write_all())
+        header = await reader.readline()
+        body = await reader.readexactly(len(payload))
+        at_eof = await reader.read()
+        await task
+        return header, body, at_eof
+
+    header, body, at_eof = run(loop, main())
+    assert header == b"header\n"
+    assert body == payload
+    assert at_eof == b""
