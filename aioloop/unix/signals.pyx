@@ -219,9 +219,10 @@ cdef object _add_signal_handler(UnixLoop loop, object sig, object callback, tupl
     signals.add(sig, handle)
     try:
         # The no-op handler makes CPython catch the signal and write its
-        # number to the wakeup fd; SA_RESTART (siginterrupt False) spares
-        # other threads' blocking calls EINTR. epoll_wait is never restarted,
-        # so the loop still wakes.
+        # number to the wakeup fd. SA_RESTART (siginterrupt False) makes the
+        # kernel restart the interrupted system call where it can (read,
+        # write, waitpid...) instead of failing it with EINTR; epoll_wait is
+        # never restarted (signal(7)), so a sleeping loop still wakes.
         _signal_mod.signal(sig, _sighandler_noop)
         _signal_mod.siginterrupt(sig, False)
     except OSError as exc:
