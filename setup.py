@@ -27,6 +27,9 @@ setup(
             "boundscheck": False,
             "wraparound": False,
             "cdivision": True,
+            # Cross-thread state (the inbox, the daemon pool) is guarded by
+            # real locks, not the GIL: see loop/inbox.pyx, sched/daemon_pool.pyx.
+            "freethreading_compatible": True,
         },
     )
 )

@@ -20,3 +20,7 @@ cdef class ReaderWriter(FdWatcher):
     cdef:
         Handle reader
         Handle writer
+        # The object first registered for this fd (as asyncio's SelectorKey
+        # keeps it): remove_reader/remove_writer find it by identity once its
+        # fileno() no longer works (a closed socket says -1).
+        object fileobj

@@ -53,3 +53,4 @@ cdef class EventLoopCore:
     cdef void _fd_forget(self, FdWatcher w, unsigned int mask) noexcept
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)
     cdef object _remove_fd_callback(self, int fd, bint reading)
+    cdef int _registered_fd(self, object fileobj) except -2

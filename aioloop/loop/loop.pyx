@@ -34,6 +34,11 @@ cdef object _Task = _asyncio.Task
 cdef object _set_running_loop = _events._set_running_loop
 cdef object _get_running_loop = _events._get_running_loop
 cdef object _extract_stack = _format_helpers.extract_stack
+cdef object _format_callback_source = _format_helpers._format_callback_source
+# Python 3.13 shows a failing callback's arguments only in debug mode (they may
+# hold secrets) and takes a `debug` flag for it; earlier versions always show them.
+cdef bint _format_callback_takes_debug = (
+    'debug' in __import__('inspect').signature(_format_callback_source).parameters)
 cdef object _format_handle = _base_events._format_handle
 cdef object _is_debug_mode = _asyncio.coroutines._is_debug_mode
 cdef object _check_callback = _base_events.BaseEventLoop._check_callback
@@ -209,6 +214,14 @@ cdef class EventLoopCore:
         self._check_closed_c()
         cdef Handle h = self._make_handle(Handle.__new__(Handle), callback,
                                           args, context, 'call_soon')
+        if not self._running:
+            # Before the loop runs, call_soon_threadsafe() parks callbacks in
+            # the inbox, where asyncio would have appended them to the ready
+            # queue at once. Move them over first so that set-up code mixing
+            # the two methods keeps one FIFO order, as on asyncio. (While the
+            # loop runs, the same thread's call_soon_threadsafe() pushes to the
+            # ready queue directly; other threads' order is a race anyway.)
+            self._inbox.drain_into(self._ready)
         self._ready.push(h)
         return h
 
@@ -313,8 +326,13 @@ cdef class EventLoopCore:
 
     cdef int _run_handle(self, Handle h) except -1:
         cdef object ctx = h._context
-        cdef double t0, dt
-        if self._debug:
+        cdef double t0 = 0.0, dt
+        # Decide once: a callback may call set_debug(). Reading the flag again
+        # afterwards would time a callback whose start was never taken (and
+        # warn that it took as long as the machine's uptime), or leave
+        # _current_handle set after debug mode was switched off.
+        cdef bint debug = self._debug
+        if debug:
             self._current_handle = h
             t0 = _monotonic()
         try:
@@ -328,7 +346,7 @@ cdef class EventLoopCore:
         except BaseException as exc:
             self._report_callback_error(h, exc)
         finally:
-            if self._debug:
+            if debug:
                 dt = _monotonic() - t0
                 self._current_handle = None
                 if dt >= self.slow_callback_duration:
@@ -338,7 +356,10 @@ cdef class EventLoopCore:
         return 0
 
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1:
-        cb = _format_helpers._format_callback_source(h._callback, h._args)
+        if _format_callback_takes_debug:
+            cb = _format_callback_source(h._callback, h._args, debug=self._debug)
+        else:
+            cb = _format_callback_source(h._callback, h._args)
         context = {
             'message': f'Exception in callback {cb}',
             'exception': exc,
@@ -429,9 +450,14 @@ cdef class EventLoopCore:
             if isinstance(item, Handle):
                 h = <Handle>item
                 item = None     # one local reference, for _gc_unpark's count
-                if not h._cancelled:
-                    self._run_handle(h)
-                _gc_unpark(h)
+                try:
+                    if not h._cancelled:
+                        self._run_handle(h)
+                finally:
+                    # Also when KeyboardInterrupt/SystemExit escapes the
+                    # callback: a handle dropped while parked would free its
+                    # parked (untracked) Context, which crashes CPython.
+                    _gc_unpark(h)
             else:
                 w = <FdWatcher>item
                 ev = w.revents
@@ -605,6 +631,7 @@ cdef class EventLoopCore:
             rw = ReaderWriter.__new__(ReaderWriter)
             rw.fd = fd
             rw.mask = 0
+            rw.fileobj = fileobj
         elif isinstance(w, ReaderWriter):
             rw = <ReaderWriter>w
         else:
@@ -631,14 +658,26 @@ cdef class EventLoopCore:
         """Call callback(*args) whenever fd is writable (level-triggered)."""
         self._add_fd_callback(fd, False, callback, args)
 
+    cdef int _registered_fd(self, object fileobj) except -2:
+        # As asyncio's selector (_fileobj_lookup): when fileobj has no valid
+        # fd any more (a socket closed before its reader was removed gives
+        # -1), look for the watcher registered with that very object.
+        try:
+            return _fileobj_to_fd(fileobj)
+        except ValueError:
+            for w in self._fds:
+                if isinstance(w, ReaderWriter) and (<ReaderWriter>w).fileobj is fileobj:
+                    return (<ReaderWriter>w).fd
+            raise
+
     def remove_reader(self, fd):
         """Stop watching fd for reading. True if a reader was removed."""
         if self._closed:
             return False
-        return self._remove_fd_callback(_fileobj_to_fd(fd), True)
+        return self._remove_fd_callback(self._registered_fd(fd), True)
 
     def remove_writer(self, fd):
         """Stop watching fd for writing. True if a writer was removed."""
         if self._closed:
             return False
-        return self._remove_fd_callback(_fileobj_to_fd(fd), False)
+        return self._remove_fd_callback(self._registered_fd(fd), False)

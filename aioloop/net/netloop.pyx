@@ -45,15 +45,22 @@ cdef class NetLoop(EventLoopCore):
     def _remove_reader(self, fd):
         if self._closed:
             return False
-        return self._remove_fd_callback(_fileobj_to_fd(fd), True)
+        return self._remove_fd_callback(self._registered_fd(fd), True)
 
     def _remove_writer(self, fd):
         if self._closed:
             return False
-        return self._remove_fd_callback(_fileobj_to_fd(fd), False)
+        return self._remove_fd_callback(self._registered_fd(fd), False)
 
     def _ensure_fd_no_transport(self, fd):
-        cdef int fileno = _fileobj_to_fd(fd)
+        cdef int fileno
+        try:
+            fileno = _fileobj_to_fd(fd)
+        except ValueError:
+            # No valid fd (a closed socket says -1), so no transport owns it;
+            # the reader/writer method then raises or, for removal, finds a
+            # closed object by identity (as asyncio's selector).
+            return
         w = self._fd_watcher(fileno)
         if isinstance(w, SocketTransport) and not (<SocketTransport>w)._closing:
             raise RuntimeError(f'File descriptor {fd!r} is used by transport {w!r}')

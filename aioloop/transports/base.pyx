@@ -248,7 +248,10 @@ cdef class SocketTransport(FdWatcher):
         self._force_close(exc)
         return 0
 
-    cdef int _force_close(self, object exc) except -1:
+    # cpdef, not cdef: asyncio's SSLProtocol calls transport._force_close(exc)
+    # on the transport under it when the handshake fails or the TLS shutdown
+    # times out (sslproto.SSLProtocol._fatal_error, _check_shutdown_timeout).
+    cpdef int _force_close(self, object exc) except -1:
         if self._conn_lost:
             return 0
         if self._has_pending_writes():

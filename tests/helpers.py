@@ -1,0 +1,59 @@
+"""Helpers shared by the tests (imported as `helpers`; tests/ is on sys.path)."""
+
+import gc
+import os
+import subprocess
+import sys
+
+
+def open_fds():
+    """The process's open descriptors: {fd: what it points to}."""
+    fds = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            fds[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            pass  # the descriptor listdir() itself used, closed by now
+    return fds
+
+
+def assert_no_fd_leak(before):
+    gc.collect()
+    after = open_fds()
+    leaked = {fd: target for fd, target in after.items() if before.get(fd) != target}
+    assert not leaked, f"descriptors left open: {leaked}"
+
+
+def run_briefly(loop, passes=1):
+    """Run exactly `passes` passes of the loop (stop() before run_forever
+    runs one pass; each pass's callbacks may schedule more)."""
+    for _ in range(passes):
+        loop.stop()
+        loop.run_forever()
+
+
+def run_until(loop, predicate, timeout=10.0):
+    """Run the loop until predicate() is true; fail after `timeout` seconds."""
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out waiting for the loop"
+        loop.call_later(0.001, loop.stop)
+        loop.run_forever()
+
+
+def run_python(code, *, env=None, args=()):
+    """Run `code` in a fresh interpreter (this one, with aioloop importable);
+    return its stdout. Fails the test on a non-zero exit."""
+    full_env = dict(os.environ)
+    full_env.pop("PYTHONASYNCIODEBUG", None)
+    full_env.pop("PYTHONDEVMODE", None)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, *args, "-c", code],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc.stdout
