@@ -1,0 +1,233 @@
+"""``python -m aioloop bench``: aioloop against asyncio and uvloop, side by side.
+
+Parses the options, builds the C helpers, runs the plan (runner.py) and
+prints the report (report.py).  Failed cells are results, not errors: the
+exit status is 0 unless the options are wrong (2) or the run is interrupted (130).
+"""
+
+import argparse
+import datetime
+import fnmatch
+import json
+import math
+import os
+import platform
+import sys
+import time
+
+from . import cbuild, loops, plot, progress, report
+from .model import Settings
+from .runner import SUITES, Plan, run
+
+QUICK = {"rounds": 1, "duration": 1.0, "warmup": 0.3, "repeat": 1}
+FULL = {"rounds": 5, "duration": 2.0, "warmup": 0.5, "repeat": 3}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="python -m aioloop bench",
+        description="Benchmark aioloop against stock asyncio (the baseline), uvloop when installed, "
+                    "the C reference server, and any loop given as module:factory.",
+        epilog="Every figure is a median over rounds with its spread; ratios are to asyncio in the "
+               "same round, above 1 is better.  See benchmarks/README.md.")
+    p.add_argument("--quick", action="store_true",
+                   help="one short round of a few workloads (under a minute)")
+    p.add_argument("--rounds", type=int, help=f"rounds (default {FULL['rounds']}, --quick {QUICK['rounds']})")
+    p.add_argument("--duration", type=float,
+                   help=f"seconds measured per network cell (default {FULL['duration']:g}, --quick {QUICK['duration']:g})")
+    p.add_argument("--warmup", type=float,
+                   help=f"seconds of echo load before measuring (default {FULL['warmup']:g}, --quick {QUICK['warmup']:g})")
+    p.add_argument("--repeat", type=int,
+                   help=f"micro: timed runs per cell, the fastest counts (default {FULL['repeat']}, "
+                        f"--quick {QUICK['repeat']})")
+    p.add_argument("--connections", type=int, default=10, help="echo connections (default 10)")
+    p.add_argument("--loops", help="comma-separated: asyncio, aioloop, uvloop, c-epoll, module:factory "
+                                   "or name=module:factory (default: asyncio, aioloop, uvloop if installed, "
+                                   "c-epoll if a C compiler exists); asyncio is always added")
+    p.add_argument("--suite", default="echo,http,micro", help="comma-separated suites (default echo,http,micro)")
+    p.add_argument("--workloads", help="comma-separated glob patterns on workload ids (see --list)")
+    p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    p.add_argument("--json", metavar="FILE", help="write the full report as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="bar chart of the ratios (needs matplotlib)")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="write the summary table and the report as Markdown (benchmarks/RESULTS.md)")
+    p.add_argument("--samples", metavar="DIR", help="write per-round samples as ministat input files")
+    p.add_argument("--client", choices=("auto", "c", "python"), default="auto",
+                   help="echo load client: the C one (built with cc), the Python fallback, or auto")
+    p.add_argument("--pin", choices=("same", "separate", "none"), default="same",
+                   help="CPU placement of each server and its load client: both on one CPU "
+                        "(default, as the peers' figures in issue 7 were taken), one CPU each, or not pinned")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds a micro benchmark or a server's start may take before its cell "
+                        "fails (default 120)")
+    p.add_argument("--progress", choices=("auto", "rich", "tqdm", "plain", "none"), default="auto")
+    args = p.parse_args(argv)
+    preset = QUICK if args.quick else FULL
+    for name, value in preset.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if min(args.rounds, args.repeat, args.connections) < 1 or args.duration <= 0 or args.warmup < 0:
+        p.error("--rounds, --repeat, --duration and --connections must be positive, --warmup not negative")
+    args.suites = [s.strip() for s in args.suite.split(",") if s.strip()]
+    for s in args.suites:
+        if s not in SUITES:
+            p.error(f"unknown suite {s!r}: choose from {', '.join(SUITES)}")
+    try:
+        if args.loops:
+            args.loop_specs, args.loop_notes = loops.parse(args.loops), []
+        else:
+            args.loop_specs, args.loop_notes = loops.defaults()
+    except ValueError as e:
+        p.error(str(e))
+    return args
+
+
+def select_workloads(args):
+    """The workloads to run: --workloads picks from all of them, even with --quick;
+    otherwise --quick means each suite's short list."""
+    chosen = []
+    for suite in args.suites:
+        chosen += SUITES[suite].workloads(quick=args.quick and not args.workloads)
+    if args.workloads:
+        patterns = [x.strip() for x in args.workloads.split(",") if x.strip()]
+        chosen = [w for w in chosen if any(fnmatch.fnmatch(w.id, pat) for pat in patterns)]
+    return chosen
+
+
+def prepare(args, workloads, notes):
+    """Settings for this machine: CPUs to pin to, the C helpers built (or why not)."""
+    settings = Settings(duration=args.duration, warmup=args.warmup, connections=args.connections,
+                        repeat=args.repeat, start_timeout=args.timeout, micro_timeout=args.timeout)
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin == "same":
+        settings.client_cpu = settings.server_cpu = cpus[-1]
+    elif args.pin == "separate" and len(cpus) >= 2:
+        settings.client_cpu, settings.server_cpu = cpus[0], cpus[1]
+    if any(w.suite == "echo" for w in workloads) and args.client != "python":
+        try:
+            settings.client = str(cbuild.build("echo_client"))
+        except cbuild.BuildError as e:
+            if args.client == "c":
+                raise SystemExit(f"error: cannot build the C load client: {e}")
+            notes.append(f"echo load client: the Python fallback, as the C one cannot be built ({e})")
+    # the C reference takes part only in network workloads
+    specs = [lp for lp in args.loop_specs if not lp.native or any(w.native for w in workloads)]
+    if any(lp.native for lp in specs):
+        try:
+            settings.ref_server = str(cbuild.build("ref_server"))
+        except cbuild.BuildError as e:
+            notes.append(f"{loops.C_REFERENCE}: left out, the C reference server cannot be built ({e})")
+            specs = [lp for lp in specs if not lp.native]
+    return settings, specs
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def describe_method(plan, args):
+    s = plan.settings
+    lines = [f"{plan.rounds} round{'s' if plan.rounds > 1 else ''}{' (--quick)' if args.quick else ''}; "
+             "within a round the loops run one after another, in an order rotated each round; "
+             "every cell in a process of its own."]
+    if s.server_cpu is None:
+        lines.append("server and load client not pinned to CPUs.")
+    elif s.server_cpu == s.client_cpu:
+        lines.append(f"server and its load client pinned to one CPU (CPU {s.server_cpu}).")
+    else:
+        lines.append(f"server pinned to CPU {s.server_cpu}, load client to CPU {s.client_cpu}.")
+    suites = {w.suite for w in plan.workloads}
+    if "echo" in suites:
+        client = ("the C epoll load client" if s.client else
+                  "the Python fallback load client (slower than the C one: req/s and latency describe it)")
+        lines.append(f"echo: {client}, {s.connections} connections with one request in flight each, "
+                     f"{s.warmup:g} s warm-up then {s.duration:g} s measured per cell.")
+    if "http" in suites and "http" not in plan.skipped:
+        lines.append(f"HTTP: wrk -t1 -c{s.http_connections}, {max(1, math.ceil(s.duration))} s per cell.")
+    if "micro" in suites:
+        runs = "one timed run" if s.repeat == 1 else f"the fastest of {s.repeat} timed runs"
+        lines.append(f"micro: a warm-up at a tenth of the size, then {runs} per cell.")
+    return lines
+
+
+def estimate_seconds(plan):
+    s = plan.settings
+    per = {"echo": s.warmup + s.duration + 0.4, "http": max(1, math.ceil(s.duration)) + 0.4,
+           "micro": 0.6 + 0.5 * s.repeat}
+    return sum(per[w.suite] for r in range(plan.rounds) for w, _ in plan.cells(r))
+
+
+def main(argv=None):
+    argv_used = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv_used)
+    workloads = select_workloads(args)
+    if args.list:
+        for w in workloads:
+            print(f"{w.id:<24} {w.title}")
+        return 0
+    if not workloads:
+        print("error: no workload selected", file=sys.stderr)
+        return 2
+    notes = list(args.loop_notes)
+    settings, specs = prepare(args, workloads, notes)
+    skipped = {}
+    if any(w.suite == "http" for w in workloads):
+        reason = SUITES["http"].unavailable()
+        if reason:
+            skipped["http"] = reason
+    plan = Plan(workloads=workloads, loops=specs, rounds=args.rounds, settings=settings, skipped=skipped)
+    if plan.total_cells() == 0:
+        print(f"error: nothing to run ({'; '.join(skipped.values())})", file=sys.stderr)
+        return 2
+
+    print(f"aioloop bench: {plan.total_cells()} cells, about {estimate_seconds(plan) / 60:.1f} min "
+          f"({', '.join(lp.name for lp in specs)})", file=sys.stderr)
+    t0, load_before = time.monotonic(), os.getloadavg()[0]
+    records = run(plan, progress.make(args.progress))
+    meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "loops": {lp.name: loops.describe(lp) for lp in specs},
+        "notes": notes,
+        "method": describe_method(plan, args),
+        "rounds": plan.rounds,
+        "quick": args.quick,
+        "settings": dict(vars(settings)),
+        "elapsed_s": round(time.monotonic() - t0, 1),
+        # other work on the machine moves the absolute figures (ratios less): say how much there was
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "interrupted": records.interrupted,
+    }
+    result = report.build(plan, records, meta)
+    sys.stdout.write(report.render(result))
+    sys.stdout.flush()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+            f.write("\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report.markdown(result, "python -m aioloop bench " + " ".join(argv_used)))
+        print(f"wrote {args.markdown}", file=sys.stderr)
+    if args.samples:
+        paths = report.write_samples(result, args.samples)
+        print(f"wrote {len(paths)} sample files to {args.samples}/ "
+              "(compare with: python -m aioloop.ministat A.txt B.txt)", file=sys.stderr)
+    if args.plot:
+        try:
+            plot.write(result, args.plot)
+            print(f"wrote {args.plot}", file=sys.stderr)
+        except ImportError:
+            print("no plot: matplotlib is not installed (pip install 'aioloop[plot]')", file=sys.stderr)
+    return 130 if records.interrupted else 0

@@ -1,0 +1,229 @@
+"""The benchmark suite: its arithmetic on made-up records, and whole runs in
+--quick mode.  These assert the report's shape and honesty (every loop and
+workload present, ratios with spreads, failures shown as failures), never a
+speed."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aioloop.bench import cbuild, echo, http, loops, micro, report
+from aioloop.bench.model import LoopSpec, Settings, Workload
+from aioloop.bench.runner import Plan, Record
+
+TESTS = Path(__file__).parent
+ASYNCIO = LoopSpec("asyncio", "asyncio:new_event_loop")
+FAST = LoopSpec("fast", "x:y")
+C_REF = LoopSpec("c-epoll", None)
+W_ECHO = Workload("echo-protocol-1k", "echo", "protocol echo 1 KiB", {"kind": "protocol", "size": 1024}, native=True)
+W_MICRO = Workload("micro-sleep0", "micro", "sleep(0) 100k", {"name": "sleep0", "ops": 100_000})
+
+
+def plan(*loop_specs, workloads=(W_ECHO, W_MICRO), rounds=3, skipped=None):
+    return Plan(list(workloads), list(loop_specs), rounds, Settings(), skipped or {})
+
+
+META = {"date": "2025-01-01 00:00 UTC", "python": "CPython 3.x", "platform": "Linux", "cpus": 2,
+        "cpu_model": "test", "loops": {}, "notes": [], "method": [], "rounds": 3, "quick": False}
+
+
+def test_loop_order_rotates_each_round_and_c_reference_serves_only_network_workloads():
+    p = plan(ASYNCIO, FAST, C_REF)
+    assert [(w.id, lp.name) for w, lp in p.cells(0)] == [
+        ("echo-protocol-1k", "asyncio"), ("echo-protocol-1k", "fast"), ("echo-protocol-1k", "c-epoll"),
+        ("micro-sleep0", "asyncio"), ("micro-sleep0", "fast")]
+    assert [lp.name for w, lp in p.cells(1) if w is W_ECHO] == ["fast", "c-epoll", "asyncio"]
+    assert [lp.name for w, lp in p.cells(1) if w is W_MICRO] == ["fast", "asyncio"]
+    assert p.total_cells() == 15
+    assert plan(ASYNCIO, FAST, skipped={"echo": "no"}).total_cells() == 6
+
+
+def test_ratio_is_median_of_per_round_ratios_with_min_and_max():
+    recs = []
+    for r, (base_cpu, fast_cpu, base_ops, fast_ops) in enumerate(
+            [(20.0, 5.0, 100.0, 300.0), (22.0, 5.5, 100.0, 450.0), (18.0, 6.0, 200.0, 400.0)]):
+        recs.append(Record(r, W_ECHO.id, "asyncio", {"cpu_us_per_req": base_cpu, "req_per_s": 1.0,
+                                                    "p50_us": 1.0, "p99_us": 2.0}))
+        recs.append(Record(r, W_ECHO.id, "fast", {"cpu_us_per_req": fast_cpu, "req_per_s": 1.0,
+                                                 "p50_us": 1.0, "p99_us": 2.0}))
+        recs.append(Record(r, W_MICRO.id, "asyncio", {"ops_per_s": base_ops, "seconds": 1.0}))
+        recs.append(Record(r, W_MICRO.id, "fast", {"ops_per_s": fast_ops, "seconds": 1.0}))
+    rep = report.build(plan(ASYNCIO, FAST), recs, META)
+    echo_cell = rep["workloads"][0]["cells"]["fast"]
+    # lower is better: asyncio / fast per round = 4.0, 4.0, 3.0
+    assert echo_cell["ratio"] == {"median": 4.0, "min": 3.0, "max": 4.0, "n": 3}
+    assert echo_cell["metrics"]["cpu_us_per_req"] == {"median": 5.5, "min": 5.0, "max": 6.0, "n": 3}
+    # higher is better: fast / asyncio per round = 3.0, 4.5, 2.0
+    assert rep["workloads"][1]["cells"]["fast"]["ratio"] == {"median": 3.0, "min": 2.0, "max": 4.5, "n": 3}
+    assert rep["workloads"][1]["cells"]["asyncio"]["ratio"]["median"] == 1.0
+    text = report.render(rep)
+    assert "4.00 [3.00–4.00]" in text and "3.00 [2.00–4.50]" in text
+    assert "5.50 ±9%" in text  # CPU µs/req: median 5.5, farthest round 6.0 is +9 %
+    md = report.markdown(rep, "python -m aioloop bench")
+    assert "| protocol echo 1 KiB, CPU µs/req (× asyncio) | 20.0 ±10% (1) | 5.50 ±9% (4.00 [3.00–4.00]) |" in md
+    assert "| sleep(0) 100k, × asyncio | 1 | 3.00 [2.00–4.50] |" in md
+
+
+def test_failures_are_reported_not_hidden_or_numbered():
+    ok = {"ops_per_s": 100.0, "seconds": 1.0}
+    recs = [
+        Record(0, W_MICRO.id, "asyncio", ok), Record(1, W_MICRO.id, "asyncio", error="asyncio broke"),
+        Record(2, W_MICRO.id, "asyncio", ok),
+        Record(0, W_MICRO.id, "fast", {"ops_per_s": 200.0, "seconds": 0.5}),
+        Record(1, W_MICRO.id, "fast", {"ops_per_s": 900.0, "seconds": 0.1}),  # asyncio failed: no ratio
+        Record(2, W_MICRO.id, "fast", error="TimeoutError in loop.run_until_complete()"),
+        *(Record(r, W_MICRO.id, "broken", error="NotImplementedError in loop.create_server()") for r in range(3)),
+    ]
+    broken = LoopSpec("broken", "x:z")
+    rep = report.build(plan(ASYNCIO, FAST, broken, workloads=[W_MICRO]), recs, META)
+    cells = rep["workloads"][0]["cells"]
+    assert cells["fast"]["status"] == "partial"
+    assert cells["fast"]["ratio"] == {"median": 2.0, "min": 2.0, "max": 2.0, "n": 1}
+    assert cells["fast"]["rounds_ok"] == 2 and cells["fast"]["rounds_failed"] == 1
+    assert cells["broken"]["status"] == "failed"
+    assert cells["broken"]["ratio"] is None and cells["broken"]["metrics"] is None
+    assert cells["broken"]["error"] == "NotImplementedError in loop.create_server()"
+    text = report.render(rep)
+    assert "FAILED: NotImplementedError in loop.create_server()" in text
+    assert "fast failed 1 of 3 rounds" in text
+    assert {"loop": "broken", "error": "NotImplementedError in loop.create_server()",
+            "workloads": ["sleep(0) 100k"]} in rep["failures"]
+
+
+def test_skipped_suite_says_why():
+    rep = report.build(plan(ASYNCIO, FAST, workloads=[Workload("http-httptools", "http", "HTTP", native=True)],
+                            skipped={"http": "wrk is not installed (apt-get install wrk)"}), [], META)
+    assert rep["workloads"][0]["cells"]["fast"] == {"status": "skipped",
+                                                    "reason": "wrk is not installed (apt-get install wrk)"}
+    assert "skipped: wrk is not installed" in report.render(rep)
+
+
+def test_loops_parse():
+    specs = loops.parse("aioloop, fast=my.mod:make_loop, pkg.mod:factory, c-epoll, aioloop")
+    assert [(s.name, s.factory) for s in specs] == [
+        ("asyncio", "asyncio:new_event_loop"), ("aioloop", "aioloop:new_event_loop"),
+        ("fast", "my.mod:make_loop"), ("pkg.mod:factory", "pkg.mod:factory"), ("c-epoll", None)]
+    with pytest.raises(ValueError, match="unknown loop"):
+        loops.parse("asyncio,tokio")
+
+
+WRK_OUTPUT = """\
+Running 1s test @ http://127.0.0.1:36571/
+  1 threads and 100 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.02ms    1.47ms   8.60ms   86.12%
+    Req/Sec   129.68k    66.65k  197.83k    60.00%
+  Latency Distribution
+     50%  356.00us
+     75%  597.00us
+     90%    3.23ms
+     99%    6.35ms
+  129365 requests in 1.02s, 9.50MB read
+Requests/sec: 127363.36
+Transfer/sec:      9.35MB
+"""
+
+
+def test_parse_wrk():
+    r = http.parse_wrk(WRK_OUTPUT)
+    assert r["requests"] == 129365 and r["p50_us"] == 356.0 and r["p99_us"] == 6350.0
+    assert r["req_per_s"] == pytest.approx(129365 / 1.02)
+    with pytest.raises(Exception, match="socket errors"):
+        http.parse_wrk(WRK_OUTPUT.replace("Requests/sec", "  Socket errors: connect 0, read 3, write 0, "
+                                                           "timeout 0\nRequests/sec"))
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from aioloop.bench import plot
+    recs = [Record(r, W_MICRO.id, name, {"ops_per_s": v, "seconds": 1.0})
+            for r in range(3) for name, v in (("asyncio", 100.0), ("fast", 150.0 + r))]
+    recs += [Record(r, W_MICRO.id, "broken", error="boom") for r in range(3)]
+    rep = report.build(plan(ASYNCIO, FAST, LoopSpec("broken", "x:z"), workloads=[W_MICRO]), recs, META)
+    plot.write(rep, tmp_path / "r.png")
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def run_bench(*args, timeout=110):  # under pytest-timeout's 120 s, so this message wins
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-m", "aioloop", "bench", "--progress", "plain", *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def check_cell(cell, rounds):
+    """A cell is either measured, with a ratio and its spread, or failed with an error and no number."""
+    assert cell["status"] in ("ok", "failed"), cell
+    if cell["status"] == "ok":
+        assert set(cell["ratio"]) == {"median", "min", "max", "n"} and cell["ratio"]["n"] == rounds
+        assert cell["ratio"]["min"] <= cell["ratio"]["median"] <= cell["ratio"]["max"]
+        assert cell["metrics"] and all(m["n"] == rounds for m in cell["metrics"].values())
+        assert cell["error"] is None
+    else:
+        assert cell["error"] and cell["ratio"] is None and cell["metrics"] is None
+
+
+def test_quick_run_end_to_end(tmp_path):
+    out, samples = tmp_path / "bench.json", tmp_path / "samples"
+    proc = run_bench("--quick", "--json", str(out), "--samples", str(samples))
+    rep = json.loads(out.read_text())
+
+    expected_loops = ["asyncio", "aioloop"]
+    if importlib.util.find_spec("uvloop"):
+        expected_loops.append("uvloop")
+    if cbuild.find_compiler():
+        expected_loops.append("c-epoll")
+    expected = echo.workloads(quick=True) + http.workloads(quick=True) + micro.workloads(quick=True)
+    assert [w["id"] for w in rep["workloads"]] == [w.id for w in expected]
+    assert list(rep["meta"]["loops"]) == expected_loops
+    assert rep["meta"]["rounds"] == 1 and rep["meta"]["quick"]
+
+    for w, spec in zip(rep["workloads"], expected):
+        names = [n for n in expected_loops if spec.native or n != "c-epoll"]
+        assert list(w["cells"]) == names, w["id"]
+        if w["skipped"]:
+            assert w["suite"] == "http" and ("wrk" in w["skipped"] or "httptools" in w["skipped"])
+            assert all(c["status"] == "skipped" for c in w["cells"].values())
+            continue
+        for name, cell in w["cells"].items():
+            check_cell(cell, rounds=1)
+        assert w["cells"]["asyncio"]["status"] == "ok", w["cells"]["asyncio"]  # the baseline must run
+        assert w["title"] in proc.stdout
+
+    table = proc.stdout
+    for name in expected_loops:
+        assert f" {name} " in table
+    assert "× asyncio [min–max]" in table
+    for f in rep["failures"]:
+        assert f"FAILED: {f['error']}"[:60] in " ".join(table.split())
+    # one sample file per measured cell, as ministat input
+    measured = [(w["id"], n) for w in rep["workloads"] for n, c in w["cells"].items() if c["status"] == "ok"]
+    assert sorted(p.name for p in samples.iterdir()) == sorted(f"{wid}.{n}.txt" for wid, n in measured)
+
+
+def test_loops_that_fail_show_as_failed_cells(tmp_path):
+    """A loop that cannot serve fails the echo cell with the error; a loop that
+    cannot even be made fails every cell; the run still completes, and the
+    Python fallback load client drives the echo server."""
+    out = tmp_path / "bench.json"
+    proc = run_bench("--loops", "asyncio,noserver=bench_loops:NoServerLoop,broken=bench_loops:broken",
+                     "--workloads", "echo-protocol-1k,micro-sleep0", "--rounds", "2", "--duration", "0.5",
+                     "--warmup", "0.1", "--client", "python", "--json", str(out))
+    rep = json.loads(out.read_text())
+    echo_cells, micro_cells = (w["cells"] for w in rep["workloads"])
+    check_cell(echo_cells["asyncio"], rounds=2)
+    assert echo_cells["noserver"]["error"] == ("NotImplementedError: no servers on this loop "
+                                               "in loop.create_server()")
+    check_cell(echo_cells["noserver"], rounds=2)
+    check_cell(micro_cells["noserver"], rounds=2)
+    assert micro_cells["noserver"]["status"] == "ok"
+    for cell in (echo_cells["broken"], micro_cells["broken"]):
+        check_cell(cell, rounds=2)
+        assert cell["error"] == "bench_loops:broken() failed: RuntimeError: this loop cannot be made in broken()"
+    assert "Python fallback" in proc.stdout
