@@ -30,14 +30,21 @@ cdef class ReaderWriter(FdWatcher):
         # cancelled reader's removal below may drop this watcher.
         cdef Handle reader = self.reader
         cdef Handle writer = self.writer
-        if reader is not None and (events & ~EPOLLOUT):
-            if reader._cancelled:
+        cdef uint32_t idle = 0
+        if events & ~EPOLLOUT and self.mask & EPOLLIN:
+            if reader is None:
+                idle |= EPOLLIN     # left registered by a lazy removal
+            elif reader._cancelled:
                 loop._remove_fd_callback(self.fd, True)
             else:
                 loop._ready.push(reader)
-        if writer is not None and (events & ~EPOLLIN):
-            if writer._cancelled:
+        if events & ~EPOLLIN and self.mask & EPOLLOUT:
+            if writer is None:
+                idle |= EPOLLOUT
+            elif writer._cancelled:
                 loop._remove_fd_callback(self.fd, False)
             else:
                 loop._ready.push(writer)
+        if idle:
+            loop._fd_drop_bits(self, idle)
         return 0

@@ -52,5 +52,6 @@ cdef class EventLoopCore:
     cdef int _fd_set_mask(self, FdWatcher w, unsigned int mask) except -1
     cdef void _fd_forget(self, FdWatcher w, unsigned int mask) noexcept
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)
-    cdef object _remove_fd_callback(self, int fd, bint reading)
+    cdef object _remove_fd_callback(self, int fd, bint reading, bint lazy=*)
+    cdef int _fd_drop_bits(self, ReaderWriter rw, unsigned int bits) except -1
     cdef int _registered_fd(self, object fileobj) except -2

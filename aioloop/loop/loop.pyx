@@ -574,7 +574,9 @@ cdef class EventLoopCore:
         registration follows w.mask, set through _fd_set_mask()."""
         existing = self._fd_watcher(w.fd)
         if existing is not None and existing is not w:
-            if isinstance(existing, ReaderWriter) and (<FdWatcher>existing).mask:
+            if isinstance(existing, ReaderWriter) and (
+                    (<ReaderWriter>existing).reader is not None or
+                    (<ReaderWriter>existing).writer is not None):
                 raise RuntimeError(
                     f'File descriptor {w.fd} is used by a reader or writer; '
                     f'remove it first')
@@ -594,30 +596,41 @@ cdef class EventLoopCore:
             self._fds[w.fd] = None
         return 0
 
-    cdef object _remove_fd_callback(self, int fd, bint reading):
+    cdef object _remove_fd_callback(self, int fd, bint reading, bint lazy=False):
+        """Remove fd's reader (or writer); True if there was one. `lazy`
+        leaves the kernel registration in place (the sock_* coroutines wait
+        on the same fd again and again): it is dropped only if an event
+        arrives with no callback to take it (ReaderWriter.on_events), so a
+        recv/send loop makes no epoll_ctl per message."""
         cdef ReaderWriter rw
         w = self._fd_watcher(fd)
         if w is None or not isinstance(w, ReaderWriter):
             return False
         rw = <ReaderWriter>w
         cdef Handle old = rw.reader if reading else rw.writer
-        cdef unsigned int mask = rw.mask & ~(EPOLLIN if reading else EPOLLOUT)
+        if reading:
+            rw.reader = None
+        else:
+            rw.writer = None
+        if not lazy:
+            self._fd_drop_bits(rw, EPOLLIN if reading else EPOLLOUT)
+        if old is not None:
+            old.cancel()
+            return True
+        return False
+
+    cdef int _fd_drop_bits(self, ReaderWriter rw, unsigned int bits) except -1:
+        cdef unsigned int mask = rw.mask & ~bits
         try:
             self._fd_set_mask(rw, mask)
         except OSError:
             # The fd was closed before being removed: the kernel has already
             # forgotten it. Forget it here too.
             self._fd_forget(rw, mask)
-        if reading:
-            rw.reader = None
-        else:
-            rw.writer = None
-        if rw.mask == 0:
-            self._fds[fd] = None
-        if old is not None:
-            old.cancel()
-            return True
-        return False
+        if rw.mask == 0 and rw.reader is None and rw.writer is None:
+            if self._fd_watcher(rw.fd) is rw:
+                self._fds[rw.fd] = None
+        return 0
 
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args):
         self._check_closed_c()

@@ -11,6 +11,59 @@ cdef enum:
     _RECV_BUF_SIZE = 256 * 1024     # asyncio's max_size per recv()
 
 
+cdef object _check_ssl_socket = _base_events._check_ssl_socket
+
+
+def _sock_recv_ready(fut, sock, n):
+    if fut.done():
+        return
+    try:
+        data = sock.recv(n)
+    except (BlockingIOError, InterruptedError):
+        return      # spurious readiness: keep waiting
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(data)
+
+
+def _sock_recv_into_ready(fut, sock, buf):
+    if fut.done():
+        return
+    try:
+        nbytes = sock.recv_into(buf)
+    except (BlockingIOError, InterruptedError):
+        return
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(nbytes)
+
+
+def _sock_sendall_ready(fut, sock, view, pos):
+    if fut.done():
+        return
+    start = pos[0]
+    try:
+        n = sock.send(view[start:])
+    except (BlockingIOError, InterruptedError):
+        return
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        fut.set_exception(exc)
+        return
+    start += n
+    if start == len(view):
+        fut.set_result(None)
+    else:
+        pos[0] = start
+
+
 cdef _set_nodelay(sock):
     # Every TCP connection gets TCP_NODELAY, as with uvloop. asyncio sets it
     # only when the socket's proto is IPPROTO_TCP, which a plain
@@ -86,6 +139,83 @@ cdef class NetLoop(EventLoopCore):
         """Stop watching fd for writing. True if a writer was removed."""
         self._ensure_fd_no_transport(fd)
         return self._remove_writer(fd)
+
+    # --- sock_recv, sock_recv_into, sock_sendall -----------------------------
+    # asyncio's semantics (base on selector_events): try the syscall first;
+    # only if it would block, wait for readiness with a future. Unlike
+    # asyncio, no functools.partial and done-callback per wait: the coroutine
+    # removes its own reader in `finally` (also on cancellation), and removes
+    # it lazily, so a socket read in a loop stays registered with epoll.
+
+    async def sock_recv(self, sock, n):
+        """Receive up to n bytes from non-blocking `sock`."""
+        _check_ssl_socket(sock)
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+        try:
+            return sock.recv(n)
+        except (BlockingIOError, InterruptedError):
+            pass
+        fut = _Future(loop=self)
+        fd = sock.fileno()
+        self._ensure_fd_no_transport(fd)
+        handle = self._add_fd_callback(fd, True, _sock_recv_ready, (fut, sock, n))
+        try:
+            return await fut
+        finally:
+            self._sock_wait_done(fd, True, handle)
+
+    async def sock_recv_into(self, sock, buf):
+        """Receive into `buf` from non-blocking `sock`; return the count."""
+        _check_ssl_socket(sock)
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+        try:
+            return sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            pass
+        fut = _Future(loop=self)
+        fd = sock.fileno()
+        self._ensure_fd_no_transport(fd)
+        handle = self._add_fd_callback(fd, True, _sock_recv_into_ready, (fut, sock, buf))
+        try:
+            return await fut
+        finally:
+            self._sock_wait_done(fd, True, handle)
+
+    async def sock_sendall(self, sock, data):
+        """Send all of `data` on non-blocking `sock`."""
+        _check_ssl_socket(sock)
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+        try:
+            n = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        if n == len(data):
+            # all data sent
+            return
+        fut = _Future(loop=self)
+        fd = sock.fileno()
+        self._ensure_fd_no_transport(fd)
+        # The position sits in a list, as asyncio's, so the callback can move it.
+        handle = self._add_fd_callback(fd, False, _sock_sendall_ready,
+                                       (fut, sock, memoryview(data), [n]))
+        try:
+            return await fut
+        finally:
+            self._sock_wait_done(fd, False, handle)
+
+    def _sock_wait_done(self, fd, bint reading, Handle handle):
+        # Only if our handle is still the fd's callback (asyncio's rule: a
+        # reader replaced meanwhile is not ours to remove).
+        if self._closed or handle._cancelled:
+            return
+        w = self._fd_watcher(fd) if fd >= 0 else None
+        if isinstance(w, ReaderWriter) and (
+                (<ReaderWriter>w).reader is handle if reading
+                else (<ReaderWriter>w).writer is handle):
+            self._remove_fd_callback(fd, reading, True)
 
     # --- transports ----------------------------------------------------------
 
