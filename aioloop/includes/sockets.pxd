@@ -16,6 +16,11 @@ cdef extern from "<sys/socket.h>" nogil:
         MSG_NOSIGNAL
         MSG_DONTWAIT
 
+cdef extern from "<sys/ioctl.h>" nogil:
+    enum:
+        FIONREAD
+    int ioctl(int fd, unsigned long request, ...)
+
 cdef extern from "<errno.h>" nogil:
     enum:
         EWOULDBLOCK

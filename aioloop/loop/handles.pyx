@@ -40,6 +40,14 @@ cdef inline void _gc_unpark(object h) noexcept:
     if shared and not PyObject_GC_IsTracked(h):
         PyObject_GC_Track(h)
 
+cdef inline void _gc_unpark_refused(object h) noexcept:
+    # A queue refused a parked handle (out of memory growing it): the
+    # caller's reference is about to be dropped with the exception.
+    if isinstance(h, Handle) and (<Handle>h)._ctx_parked:
+        _gc_unpark_context(<Handle>h)
+    if not PyObject_GC_IsTracked(h):
+        PyObject_GC_Track(h)
+
 cdef inline void _gc_release(PyObject *p) noexcept:
     # Drop a queue's reference to a parked handle (clear(), close()).
     if p == NULL:

@@ -44,6 +44,7 @@ cdef class Inbox:
             grown = <PyObject **>realloc(self.items, sizeof(PyObject *) * self.cap * 2)
             if grown == NULL:
                 pthread_mutex_unlock(&self.lock)
+                _gc_unpark_refused(h)
                 Py_XDECREF(<PyObject *>h)
                 raise MemoryError()
             self.items = grown

@@ -41,7 +41,11 @@ cdef class ReadyQueue:
 
     cdef int push_obj(self, object o) except -1:
         if self.count == self.cap:
-            self._grow()
+            try:
+                self._grow()
+            except MemoryError:
+                _gc_unpark_refused(o)
+                raise
         Py_INCREF(o)
         self.buf[(self.head + self.count) & (self.cap - 1)] = <PyObject *>o
         self.count += 1

@@ -71,6 +71,7 @@ cdef class TimerHeap:
         if self.size == self.cap:
             nh = <PyObject **>realloc(self.heap, sizeof(PyObject *) * self.cap * 2)
             if nh == NULL:
+                _gc_unpark_refused(t)
                 raise MemoryError()
             self.heap = nh
             self.cap *= 2
