@@ -5,6 +5,14 @@
 import collections as _collections
 
 cdef int _DGRAM_MAX = 256 * 1024
+# What get_write_buffer_size() counts per queued datagram on top of its
+# bytes, and whether an empty datagram is sent: each Python version's
+# asyncio. 3.13 counts an 8-byte header and sends empty datagrams; 3.11 and
+# 3.12 count the payload only and drop empty datagrams silently. (Stock
+# 3.13.0 adds the header when queueing but forgets to subtract it when the
+# datagram is sent, so its count never returns to 0; ours does.)
+cdef Py_ssize_t _DGRAM_HEADER = 8 if _sys.version_info >= (3, 13) else 0
+cdef bint _SEND_EMPTY_DGRAM = _sys.version_info >= (3, 13)
 
 
 cdef class DatagramTransport(SocketTransport):
@@ -42,6 +50,8 @@ cdef class DatagramTransport(SocketTransport):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f'data argument must be a bytes-like object, '
                             f'not {type(data).__name__!r}')
+        if not _SEND_EMPTY_DGRAM and not len(data):
+            return
         if self._address:
             if addr not in (None, self._address):
                 raise ValueError(
@@ -73,13 +83,13 @@ cdef class DatagramTransport(SocketTransport):
             self._dq = _collections.deque()
         # What waits must be immutable.
         self._dq.append((bytes(data), addr))
-        self._dq_size += len(data) + 8
+        self._dq_size += len(data) + _DGRAM_HEADER
         self._maybe_pause_protocol()
 
     cdef int _sendto_ready(self) except -1:
         while self._dq:
             data, addr = self._dq.popleft()
-            self._dq_size -= len(data) + 8
+            self._dq_size -= len(data) + _DGRAM_HEADER
             try:
                 if self._extra['peername']:
                     self._sock.send(data)
@@ -87,7 +97,7 @@ cdef class DatagramTransport(SocketTransport):
                     self._sock.sendto(data, addr)
             except (BlockingIOError, InterruptedError):
                 self._dq.appendleft((data, addr))
-                self._dq_size += len(data) + 8
+                self._dq_size += len(data) + _DGRAM_HEADER
                 break
             except OSError as exc:
                 self._protocol.error_received(exc)

@@ -106,7 +106,24 @@ cdef class StreamTransport(SocketTransport):
         except BaseException as exc:
             self._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
             return 0
-        PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+        try:
+            PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            # Not a writable buffer (bytes, a read-only memoryview, ...): a
+            # bug in the protocol, which asyncio reports as a fatal read
+            # error with socket.recv_into()'s own exception. Raising from
+            # here instead would leave the transport open and readable, and
+            # a level-triggered poller would report it again on every pass.
+            try:
+                self._sock.recv_into(buf)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, 'Fatal read error on socket transport')
+                return 0
+            raise   # recv_into() took it after all: not a case we know
         try:
             n = recv(self._sock_fd, view.buf, view.len, 0)
             err = errno
@@ -206,12 +223,17 @@ cdef class StreamTransport(SocketTransport):
         if self._empty_waiter is not None:
             raise RuntimeError('unable to writelines; sendfile is in progress')
         cdef bint was_empty = self._wq_size == 0
-        for data in list_of_data:
+        # Check every item before queueing any: a bad one must leave nothing
+        # half-queued (asyncio builds its memoryviews first), or the queue
+        # would hold data with EPOLLOUT never armed, and the connection stall.
+        items = list_of_data if type(list_of_data) is list else list(list_of_data)
+        for data in items:
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError(f'data argument must be a bytes-like object, '
                                 f'not {type(data).__name__!r}')
-            if self._conn_lost:
-                continue
+        if self._conn_lost:
+            return
+        for data in items:
             if len(data):
                 self._queue(data, 0)
         if self._conn_lost or self._wq_size == 0:
@@ -334,6 +356,18 @@ cdef class StreamTransport(SocketTransport):
         return True
 
     # --- sendfile support (loop.sendfile) ------------------------------------
+
+    def _call_connection_lost(self, exc):
+        # loop.sendfile() may be waiting for the write queue to drain
+        # (_make_empty_waiter); a connection lost meanwhile (abort(), a
+        # fatal error) must fail it as asyncio does, or it waits forever.
+        # A failed writev() has already failed it with its own error.
+        try:
+            SocketTransport._call_connection_lost(self, exc)
+        finally:
+            waiter = self._empty_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(ConnectionError("Connection is closed by peer"))
 
     def _make_empty_waiter(self):
         if self._empty_waiter is not None:
