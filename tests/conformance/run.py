@@ -344,7 +344,9 @@ def main(argv=None):
                     for tid in tids:
                         if tid in results and _common.passed_on_aioloop(results[tid]):
                             flaky.append(tid)
-                            all_results[tid] = dict(results[tid], flaky=True)
+                            first = all_results.get(tid, {})
+                            all_results[tid] = dict(results[tid], flaky={
+                                k: first.get(k) for k in ("status", "message", "traceback")})
             elapsed = time.monotonic() - t0
             unexpected, fixed, exp_fail, passing = check(all_results, run_ids, expected)
         owners = collections.Counter(expected[t][0] if expected[t] else "?"
@@ -355,7 +357,9 @@ def main(argv=None):
                 effective_status(rec, mode) if "loops" in rec else rec["status"],
                 tid, " ".join(rec.get("message", "").split())[:300]))
         for tid in flaky:
-            print("FLAKY (failed, then passed on a retry): %s" % tid)
+            first = all_results[tid]["flaky"]
+            print("FLAKY (failed, then passed on a retry): %s\n    first run: %s %s" % (
+                tid, first.get("status"), " ".join((first.get("message") or "").split())[:300]))
         for tid in fixed:
             print("NOW PASSING (remove from expected-failures-%s.txt): %s" % (ver, tid))
         by_owner = ", ".join("%s: %d" % (k, owners[k]) for k in sorted(owners))

@@ -36,7 +36,6 @@ import inspect
 import re
 import subprocess
 import tempfile
-import textwrap
 import unittest
 
 import _common
@@ -246,17 +245,28 @@ class StaticChecker:
         return None
 
 
+_FILE_DEFS = {}
+
+
 def _parse_function(func):
-    func = inspect.unwrap(func)
-    try:
-        src = inspect.getsource(func)
-    except (OSError, TypeError):
+    """The AST of a function, found in the AST of its whole source file (a
+    function's own source does not always parse on its own: a triple-quoted
+    string at column 0 defeats dedent)."""
+    code = getattr(inspect.unwrap(func), "__code__", None)
+    if code is None:
         return None
-    try:
-        tree = ast.parse(textwrap.dedent(src))
-    except SyntaxError:
-        return None
-    return tree.body[0] if tree.body else None
+    path = code.co_filename
+    if path not in _FILE_DEFS:
+        defs = {}
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                defs[node.lineno] = node
+                if node.decorator_list:
+                    defs[min(d.lineno for d in node.decorator_list)] = node
+        _FILE_DEFS[path] = defs
+    return _FILE_DEFS[path].get(code.co_firstlineno)
 
 
 _TEST_DIR = None
@@ -325,7 +335,7 @@ def function_nodes(test):
             where = name
         node = _parse_function(fn)
         if node is None:
-            continue
+            raise LookupError("cannot find the source of %s" % where)
         out.append((where, node))
         g = inspect.unwrap(fn).__globals__
         namespaces[id(g)] = g
@@ -380,15 +390,18 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=2,
                     help="stock runs to make when no --stock-json (default 2)")
     ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--save-stock", metavar="DIR",
+                    help="keep the stock runs' JSON files in DIR")
     args = ap.parse_args(argv)
 
     ver = _common.py_version()
     paths = args.stock_json
     if not paths:
         paths = []
-        tmp = tempfile.mkdtemp(prefix="aioloop-select-")
+        tmp = args.save_stock or tempfile.mkdtemp(prefix="aioloop-select-")
+        os.makedirs(tmp, exist_ok=True)
         for i in range(args.runs):
-            p = os.path.join(tmp, "stock-%d.json" % i)
+            p = os.path.join(tmp, "stock-%s-%d.json" % (ver, i + 1))
             print("stock run %d/%d ..." % (i + 1, args.runs), flush=True)
             subprocess.run([sys.executable, os.path.join(_HERE, "run.py"),
                             "--stock", "--quiet", "--json", p,
@@ -448,7 +461,11 @@ def main(argv=None):
                 for spec in _common.DUPLICATES.get(module, ()):
                     if spec["name"] == cls and spec.get("setup") == "patch":
                         allow.add("SelectorEventLoop")
-                finding = checker.check(function_nodes(test), mod, allow)
+                try:
+                    finding = checker.check(function_nodes(test), mod, allow)
+                except LookupError as exc:
+                    finding = None
+                    reason = "could not inspect its source: %s" % exc
                 if finding:
                     reason = "reaches into stock internals: " + finding
         if reason is None:

@@ -15,10 +15,10 @@ does not implement yet, then the networking/process methods it used:
     #2  anything else: a core loop bug until someone triages it
     #5  the test passed on a stock loop: a routing bug of this harness
 
-A test already listed that still fails keeps its line when the derived owner
-is unchanged, so a hand-written reason survives a regeneration; a reason
-that starts with "triaged:" is kept even when the owner was changed by hand
-(for what the harness cannot see, such as a call made in a forked child). Tests of modules the run did not cover are kept as they were.
+Every other line is derived afresh from the run, except a line whose reason
+starts with "triaged:": a hand-written owner and reason (a core bug's
+description, or what the harness cannot see, such as a call made in a forked
+child) stay as long as the test still fails. Tests of modules the run did not cover are kept as they were.
 The file is per Python version: run this with the Python of the run.
 """
 
@@ -31,6 +31,7 @@ sys.path[:] = [p for p in sys.path
 
 import argparse
 import collections
+import re
 
 import _common
 from run import effective_status
@@ -53,7 +54,9 @@ def classify(rec):
        their issues, to triage first (the failure is in or under them).
     3. Else the core loop (#2)."""
     status = effective_status(rec, "aioloop")
-    msg = (rec.get("message") or "").replace("\t", " ").replace("\n", " ")[:200]
+    msg = " ".join((rec.get("message") or "").split())
+    # Keep reasons stable from run to run: no fd numbers or addresses.
+    msg = re.sub(r"\bfd=\d+", "fd=N", re.sub(r"0x[0-9a-f]+", "0x...", msg))[:200]
     missing = rec.get("unimplemented", [])
     used = rec.get("used", [])
     if status == "stock-loop":
@@ -99,7 +102,7 @@ def main(argv=None):
             continue
         owner, reason = classify(rec)
         kept = old.get(tid)
-        if kept and len(kept) > 1 and (kept[0] == owner or kept[1].startswith("triaged:")):
+        if kept and len(kept) > 1 and kept[1].startswith("triaged:"):
             new[tid] = kept
         else:
             new[tid] = [owner, reason]
@@ -109,8 +112,7 @@ def main(argv=None):
         f.write("# Selected tests of test.test_asyncio (Python %s) that do not pass on\n"
                 "# aioloop yet: test id<TAB>owning issue<TAB>reason.\n"
                 "# Regenerate: run.py --selected --json r.json && update_expected.py r.json\n"
-                "# (reasons of lines whose owner does not change are kept, and lines\n"
-                "# whose reason starts with 'triaged:').\n" % ver)
+                "# Lines whose reason starts with 'triaged:' are written by hand and kept.\n" % ver)
         for tid in sorted(new):
             f.write("\t".join([tid] + new[tid]) + "\n")
     removed = sorted(set(old) - set(new))
