@@ -36,7 +36,8 @@ class Loop(asyncio.AbstractEventLoop):
                 context: contextvars.Context | None = ...) -> TimerHandle: ...
     def stats(self) -> dict[str, int]:
         """Counters since the loop was made: callbacks run, polls, I/O events,
-        timers scheduled, inbox wake-ups, and current queue sizes."""
+        timers scheduled, inbox wake-ups, current queue sizes, children
+        watched and signal handlers installed."""
         ...
 
 def new_event_loop() -> Loop: ...

@@ -4,9 +4,9 @@
 #   kernel/  the poller: epoll and the eventfd waker
 #   loop/    one thread: handles, ready queue, timer heap, inbox, fd watchers,
 #            the run cycle, and the asyncio-facing Loop class
-#   transports/  stream and datagram transports over the poller
+#   transports/  stream, datagram and pipe transports over the poller
 #   net/     network methods: sock_*, DNS, connections, servers, TLS
-#   unix/    signals, pipes, subprocesses
+#   unix/    signal handlers, child-exit watching (pidfd), subprocesses
 #   sched/   the multi-core layer: the daemon pool (default executor)
 
 cimport cython
@@ -21,8 +21,13 @@ include "loop/loop.pyx"
 include "transports/base.pyx"
 include "transports/stream.pyx"
 include "transports/datagram.pyx"
+include "transports/pipes.pyx"
 include "net/netloop.pyx"
 include "net/api.pyx"
+include "unix/signals.pyx"
+include "unix/children.pyx"
+include "unix/subprocess.pyx"
 include "unix/unixloop.pyx"
+include "unix/api.pyx"
 include "sched/daemon_pool.pyx"
 include "loop/asyncio_api.pyx"

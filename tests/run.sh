@@ -9,10 +9,12 @@
 # aioloop/_core.cpython-3XY-*.so, so versions do not clash). Exits non-zero
 # if any version fails to build or any suite fails.
 #
-# After the unit tests, each version runs tests/integration/ (real
-# applications on aioloop: aiohttp, websockets, uvicorn, anyio,
-# pytest-asyncio) with the `integration` extra's packages installed; the unit
-# run leaves that folder out so nothing runs twice.
+# After the unit tests, each version runs CPython's own test_asyncio on
+# aioloop (tests/conformance, `run.py --check`: the loop-agnostic tests must
+# pass or be listed expected failures; AIOLOOP_CONFORMANCE=0 skips it), then
+# tests/integration/ (real applications on aioloop: aiohttp, websockets,
+# uvicorn, anyio, pytest-asyncio) with the `integration` extra's packages
+# installed; the unit run leaves that folder out so nothing runs twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -45,6 +47,20 @@ for v in $pythons; do
     set -e
     summary+=("Python $v: unit tests exit $rc")
     [ $rc -eq 0 ] || status=1
+
+    # Conformance: CPython's own test_asyncio on aioloop
+    # (tests/conformance/README.md); fails on a selected test that is not a
+    # listed expected failure.
+    if [ "${AIOLOOP_CONFORMANCE:-1}" != 0 ]; then
+        echo "=== Python $v: conformance (tests/conformance)"
+        set +e
+        timeout 1500 "$venv/bin/python" tests/conformance/run.py --check --quiet 2>&1 | tee "$venv/conformance.log"
+        rc=${PIPESTATUS[0]}
+        set -e
+        line=$(grep '^conformance ' "$venv/conformance.log" | tail -n 1)
+        summary+=("${line:-conformance $v: runner failed (exit $rc)}")
+        [ $rc -eq 0 ] || status=1
+    fi
 
     # Integration: install the extra's packages (read from pyproject.toml, so
     # aioloop itself is not rebuilt), then run with them required: a missing

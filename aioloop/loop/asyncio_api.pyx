@@ -11,7 +11,7 @@
 _BEL = _base_events.BaseEventLoop
 
 
-class Loop(UnixLoop, NetworkMethods, _asyncio.AbstractEventLoop):
+class Loop(UnixLoop, NetworkMethods, UnixMethods, _asyncio.AbstractEventLoop):
     """An asyncio event loop whose run cycle, ready queue, timer heap, poller
     and thread-safe inbox are written in Cython (see DESIGN.md).
 
