@@ -15,10 +15,18 @@ cdef Py_ssize_t _DGRAM_HEADER = 8 if _sys.version_info >= (3, 13) else 0
 cdef bint _SEND_EMPTY_DGRAM = _sys.version_info >= (3, 13)
 
 
+class _DatagramTransportClass(_asyncio.DatagramTransport, _asyncio.Transport):
+    """What a datagram transport's __class__ says it is: an
+    asyncio.DatagramTransport, as documented, and also an asyncio.Transport,
+    as stock asyncio's (a _SelectorTransport subclass) is on every version
+    and CPython's own test_asyncio checks (test_create_datagram_endpoint*)."""
+    __slots__ = ()
+
+
 cdef class DatagramTransport(SocketTransport):
 
     def _asyncio_class(self):
-        return _asyncio.DatagramTransport
+        return _DatagramTransportClass
 
     cdef int dispatch(self, uint32_t events) except -1:
         if self.mask & EPOLLIN and events & ~EPOLLOUT:
