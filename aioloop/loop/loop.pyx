@@ -656,18 +656,6 @@ cdef class EventLoopCore:
             rw.fileobj = fileobj
         elif isinstance(w, ReaderWriter):
             rw = <ReaderWriter>w
-            # (net-tests) A registration kept by a lazy removal (the bit is in
-            # rw.mask, no callback holds it) is still in the kernel only for
-            # the same, still-open socket object (the sock_* methods pass
-            # theirs). If that fd was closed and its number reused (a plain
-            # int says nothing about which file it is), epoll dropped it at
-            # close and _fd_set_mask would see nothing to do: forget the bit
-            # so the registration is made again (MOD, or ADD if none).
-            if (rw.mask & (EPOLLIN if reading else EPOLLOUT)) and \
-                    (rw.reader if reading else rw.writer) is None and \
-                    (rw.fileobj is not fileobj or isinstance(fileobj, int)):
-                rw.mask &= ~(EPOLLIN if reading else EPOLLOUT)
-                rw.fileobj = fileobj
         else:
             raise RuntimeError(f'File descriptor {fileobj!r} is used by transport {w!r}')
         cdef unsigned int bit = EPOLLIN if reading else EPOLLOUT
@@ -680,6 +668,7 @@ cdef class EventLoopCore:
                     (rw.lazy_ref is not None and rw.lazy_ref() is fileobj)):
                 self._check_fork()
                 self._poller.ctl(EPOLL_CTL_MOD, fd, rw.mask)
+                rw.fileobj = fileobj
         else:
             self._fd_set_mask(rw, rw.mask | bit)
         rw.lazy_ref = None

@@ -5,6 +5,12 @@
 import collections as _collections
 
 cdef int _DGRAM_MAX = 256 * 1024
+
+# What isinstance() sees (transports/base.pyx): asyncio's own datagram
+# transport is both an asyncio.DatagramTransport and an asyncio.Transport.
+class _DatagramTransportClass(_asyncio.DatagramTransport, _asyncio.Transport):
+    __slots__ = ()
+_DatagramTransportClass.__name__ = _DatagramTransportClass.__qualname__ = 'DatagramTransport'
 # What get_write_buffer_size() counts per queued datagram on top of its
 # bytes, and whether an empty datagram is sent: each Python version's
 # asyncio. 3.13 counts an 8-byte header and sends empty datagrams; 3.11 and
@@ -13,14 +19,6 @@ cdef int _DGRAM_MAX = 256 * 1024
 # datagram is sent, so its count never returns to 0; ours does.)
 cdef Py_ssize_t _DGRAM_HEADER = 8 if _sys.version_info >= (3, 13) else 0
 cdef bint _SEND_EMPTY_DGRAM = _sys.version_info >= (3, 13)
-
-
-class _DatagramTransportClass(_asyncio.DatagramTransport, _asyncio.Transport):
-    """What a datagram transport's __class__ says it is: an
-    asyncio.DatagramTransport, as documented, and also an asyncio.Transport,
-    as stock asyncio's (a _SelectorTransport subclass) is on every version
-    and CPython's own test_asyncio checks (test_create_datagram_endpoint*)."""
-    __slots__ = ()
 
 
 cdef class DatagramTransport(SocketTransport):
