@@ -15,40 +15,18 @@ __all__ = ("Loop", "new_event_loop", "EventLoopPolicy", "install", "run", "Daemo
 __version__ = "0.1.0"
 
 
-class EventLoopPolicy(_asyncio.events.BaseDefaultEventLoopPolicy):
-    """An asyncio event loop policy whose loops are aioloop Loops."""
+class EventLoopPolicy(_asyncio.DefaultEventLoopPolicy):
+    """An asyncio event loop policy whose loops are aioloop Loops.
+
+    It is asyncio's default Unix policy but for the loop it makes, so code
+    that still sets or gets a child watcher (deprecated in 3.12) keeps
+    working; aioloop's loops never need one (they watch children by pidfd)."""
 
     def _loop_factory(self):
         return new_event_loop()
 
     def __repr__(self):
         return f"<{type(self).__module__}.{type(self).__qualname__}>"
-
-    if hasattr(_asyncio, "AbstractChildWatcher"):     # Python < 3.14
-        # asyncio's child watcher API (deprecated in 3.12, removed in 3.14).
-        # aioloop's loops never consult a watcher: each watches its own
-        # children (a pidfd per child, aioloop/unix/children.pyx). The policy
-        # keeps one for code written against asyncio's Unix policy, which
-        # calls asyncio.get_child_watcher()/set_child_watcher() or registers
-        # children it spawned itself with add_child_handler().
-        _watcher = None
-
-        def get_child_watcher(self):
-            """The watcher set with set_child_watcher(), else a
-            ThreadedChildWatcher (it works with any loop). aioloop's own
-            subprocesses do not use it."""
-            if self._watcher is None:
-                self._watcher = _asyncio.ThreadedChildWatcher()
-            return self._watcher
-
-        def set_child_watcher(self, watcher):
-            """Replace the policy's watcher (closing the previous one), as
-            asyncio's Unix policy does. aioloop's own subprocesses do not use
-            it."""
-            assert watcher is None or isinstance(watcher, _asyncio.AbstractChildWatcher)
-            if self._watcher is not None:
-                self._watcher.close()
-            self._watcher = watcher
 
 
 def install():

@@ -195,7 +195,7 @@ def test_policy_keeps_asyncio_child_watcher_api(aloop):
     asyncio.set_event_loop_policy(aioloop.EventLoopPolicy())
     try:
         watcher = asyncio.get_child_watcher()
-        assert isinstance(watcher, asyncio.ThreadedChildWatcher)
+        assert isinstance(watcher, asyncio.AbstractChildWatcher)
         assert asyncio.get_child_watcher() is watcher
         safe = asyncio.SafeChildWatcher()
         safe.attach_loop(aloop)      # installs a SIGCHLD handler on our loop
