@@ -15,8 +15,12 @@ __all__ = ("Loop", "new_event_loop", "EventLoopPolicy", "install", "run", "Daemo
 __version__ = "0.1.0"
 
 
-class EventLoopPolicy(_asyncio.events.BaseDefaultEventLoopPolicy):
-    """An asyncio event loop policy whose loops are aioloop Loops."""
+class EventLoopPolicy(_asyncio.DefaultEventLoopPolicy):
+    """An asyncio event loop policy whose loops are aioloop Loops.
+
+    It is asyncio's default Unix policy but for the loop it makes, so code
+    that still sets or gets a child watcher (deprecated in 3.12) keeps
+    working; aioloop's loops never need one (they watch children by pidfd)."""
 
     def _loop_factory(self):
         return new_event_loop()

@@ -24,3 +24,4 @@ cdef class ReaderWriter(FdWatcher):
         # keeps it): remove_reader/remove_writer find it by identity once its
         # fileno() no longer works (a closed socket says -1).
         object fileobj
+        object lazy_ref     # weakref to the file object of a lazy removal

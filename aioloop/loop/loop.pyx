@@ -614,6 +614,15 @@ cdef class EventLoopCore:
             rw.writer = None
         if not lazy:
             self._fd_drop_bits(rw, EPOLLIN if reading else EPOLLOUT)
+        elif rw.reader is None and rw.writer is None and rw.fileobj is not None:
+            # Idle but still in the epoll set. Hold the file object weakly:
+            # a socket its user drops must still be closed by the collector,
+            # and a re-add can then tell whether it is the same socket.
+            try:
+                rw.lazy_ref = _weakref.ref(rw.fileobj)
+            except TypeError:
+                rw.lazy_ref = None
+            rw.fileobj = None
         if old is not None:
             old.cancel()
             return True
@@ -649,7 +658,22 @@ cdef class EventLoopCore:
             rw = <ReaderWriter>w
         else:
             raise RuntimeError(f'File descriptor {fileobj!r} is used by transport {w!r}')
-        self._fd_set_mask(rw, rw.mask | (EPOLLIN if reading else EPOLLOUT))
+        cdef unsigned int bit = EPOLLIN if reading else EPOLLOUT
+        if rw.mask & bit and (rw.reader if reading else rw.writer) is None:
+            # Left registered by a lazy removal. Trust that registration only
+            # for the very same (non-int) file object: the fd number may have
+            # been closed and reused since, and the kernel then dropped it.
+            if isinstance(fileobj, int) or not (
+                    fileobj is rw.fileobj or
+                    (rw.lazy_ref is not None and rw.lazy_ref() is fileobj)):
+                self._check_fork()
+                self._poller.ctl(EPOLL_CTL_MOD, fd, rw.mask)
+                rw.fileobj = fileobj
+        else:
+            self._fd_set_mask(rw, rw.mask | bit)
+        rw.lazy_ref = None
+        if rw.fileobj is None:
+            rw.fileobj = fileobj
         if fd >= len(self._fds):
             self._fds.extend([None] * (fd + 1 - len(self._fds)))
         self._fds[fd] = rw

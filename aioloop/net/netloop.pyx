@@ -183,7 +183,7 @@ cdef class NetLoop(EventLoopCore):
         fut = _Future(loop=self)
         fd = sock.fileno()
         self._ensure_fd_no_transport(fd)
-        handle = self._add_fd_callback(fd, True, _sock_recv_ready, (self, fut, sock, n))
+        handle = self._add_fd_callback(sock, True, _sock_recv_ready, (self, fut, sock, n))
         try:
             return await fut
         finally:
@@ -201,7 +201,7 @@ cdef class NetLoop(EventLoopCore):
         fut = _Future(loop=self)
         fd = sock.fileno()
         self._ensure_fd_no_transport(fd)
-        handle = self._add_fd_callback(fd, True, _sock_recv_into_ready, (fut, sock, buf))
+        handle = self._add_fd_callback(sock, True, _sock_recv_into_ready, (fut, sock, buf))
         try:
             return await fut
         finally:
@@ -223,7 +223,7 @@ cdef class NetLoop(EventLoopCore):
         fd = sock.fileno()
         self._ensure_fd_no_transport(fd)
         # The position sits in a list, as asyncio's, so the callback can move it.
-        handle = self._add_fd_callback(fd, False, _sock_sendall_ready,
+        handle = self._add_fd_callback(sock, False, _sock_sendall_ready,
                                        (fut, sock, memoryview(data), [n]))
         try:
             return await fut

@@ -25,6 +25,9 @@ import concurrent.futures.thread as _cf_thread
 import asyncio.futures as _aio_futures
 
 cdef object _wrap_future = _aio_futures.wrap_future
+# concurrent.futures' CancelledError/TimeoutError/InvalidStateError become
+# asyncio's, as wrap_future() does for any executor.
+cdef object _convert_future_exc = _aio_futures._convert_future_exc
 
 
 def _complete(fut, result, exc):
@@ -34,7 +37,7 @@ def _complete(fut, result, exc):
     if exc is None:
         fut.set_result(result)
     else:
-        fut.set_exception(exc)
+        fut.set_exception(_convert_future_exc(exc))
 
 
 class DaemonPool(_cf.ThreadPoolExecutor):

@@ -5,6 +5,12 @@
 import collections as _collections
 
 cdef int _DGRAM_MAX = 256 * 1024
+
+# What isinstance() sees (transports/base.pyx): asyncio's own datagram
+# transport is both an asyncio.DatagramTransport and an asyncio.Transport.
+class _DatagramTransportClass(_asyncio.DatagramTransport, _asyncio.Transport):
+    __slots__ = ()
+_DatagramTransportClass.__name__ = _DatagramTransportClass.__qualname__ = 'DatagramTransport'
 # What get_write_buffer_size() counts per queued datagram on top of its
 # bytes, and whether an empty datagram is sent: each Python version's
 # asyncio. 3.13 counts an 8-byte header and sends empty datagrams; 3.11 and
@@ -18,7 +24,7 @@ cdef bint _SEND_EMPTY_DGRAM = _sys.version_info >= (3, 13)
 cdef class DatagramTransport(SocketTransport):
 
     def _asyncio_class(self):
-        return _asyncio.DatagramTransport
+        return _DatagramTransportClass
 
     cdef int dispatch(self, uint32_t events) except -1:
         if self.mask & EPOLLIN and events & ~EPOLLOUT:

@@ -279,3 +279,37 @@ def test_transport_fd_refuses_readers_and_sock_methods(run):
             assert loop.remove_reader(b) is False
             await p.closed
     run(main)
+
+
+@pytest.mark.parametrize("second", ["sock_recv", "add_reader"])
+def test_wait_on_a_reused_fd_number_after_close(run, second):
+    """sock_recv() on a socket that is then closed; a new socket gets the
+    same fd number: waiting on it must work (the kernel forgot the old
+    registration when the fd was closed)."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        a, b = _raw_pair()
+        fd = b.fileno()
+        task = asyncio.ensure_future(loop.sock_recv(b, 100))
+        await asyncio.sleep(0.01)
+        a.send(b"one")
+        assert await task == b"one"
+        a.close()
+        b.close()
+        a, b = _raw_pair()
+        with a, b:
+            if b.fileno() != fd:
+                a, b = b, a
+            assert b.fileno() == fd, "fd number not reused"
+            if second == "sock_recv":
+                task = asyncio.ensure_future(loop.sock_recv(b, 100))
+            else:
+                fut = loop.create_future()
+                loop.add_reader(fd, lambda: fut.done() or fut.set_result(b.recv(100)))
+                task = fut
+            await asyncio.sleep(0.01)
+            a.send(b"two")
+            assert await asyncio.wait_for(task, 5) == b"two"
+            if second == "add_reader":
+                assert loop.remove_reader(fd)
+    run(main)

@@ -182,3 +182,32 @@ def test_no_process_wide_child_handler(aloop):
     run(aloop, main())
     assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL
     assert signal.set_wakeup_fd(-1) == -1
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_policy_keeps_asyncio_child_watcher_api(aloop):
+    # Code written for asyncio's Unix policy sets and gets a child watcher;
+    # under aioloop's policy that works, and aioloop's own subprocesses do
+    # not depend on it.
+    if not hasattr(asyncio, "AbstractChildWatcher"):
+        pytest.skip("no child watcher API on this Python")
+    old_policy = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(aioloop.EventLoopPolicy())
+    try:
+        watcher = asyncio.get_child_watcher()
+        assert isinstance(watcher, asyncio.AbstractChildWatcher)
+        assert asyncio.get_child_watcher() is watcher
+        safe = asyncio.SafeChildWatcher()
+        safe.attach_loop(aloop)      # installs a SIGCHLD handler on our loop
+        asyncio.set_child_watcher(safe)
+        assert asyncio.get_child_watcher() is safe
+
+        async def main():
+            proc = await asyncio.create_subprocess_exec("/bin/sh", "-c", "exit 4")
+            return await proc.wait()
+
+        assert run(aloop, main()) == 4
+    finally:
+        asyncio.set_child_watcher(None)     # closes SafeChildWatcher: SIGCHLD restored
+        asyncio.set_event_loop_policy(old_policy)
+    assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL
