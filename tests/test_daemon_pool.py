@@ -157,6 +157,7 @@ def test_interpreter_exit_does_not_wait_for_an_unclosed_pool(executor_class):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_pool_works_in_a_forked_child():
     # Better than the oracle here: a ThreadPoolExecutor used before fork()
     # hangs in the child (it counts the parent's vanished threads as idle).
