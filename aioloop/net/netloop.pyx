@@ -314,7 +314,7 @@ cdef class NetLoop(EventLoopCore):
             t._reset_empty_waiter()
             if t._loop is not None and t._sock is not None:
                 self._fd_attach(t)
-                if t._wq_size:
+                if t._wq.size:
                     t._want_write(True)
             if resume_reading:
                 t.resume_reading()
