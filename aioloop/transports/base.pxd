@@ -7,7 +7,6 @@ cdef class SocketTransport(FdTransport):
         readonly int _sock_fd
         bint _protocol_connected
         object _server
-        bint _paused           # pause_reading()
         int _conn_lost         # >0 once connection_lost is scheduled
 
     cdef int _init(self, NetLoop loop, object sock, object protocol,

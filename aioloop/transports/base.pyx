@@ -108,42 +108,14 @@ cdef class SocketTransport(FdTransport):
             info.append(f'write=<{state}, bufsize={self._write_buffer_size()}>')
         return '<{}>'.format(' '.join(info))
 
-    # --- asyncio.ReadTransport -----------------------------------------------
+    # --- asyncio.ReadTransport and WriteTransport (fdtransport.pyx) ----------
 
-    def is_reading(self):
-        return not self._closing and not self._paused
-
-    def pause_reading(self):
-        if self._closing or self._paused:
-            return
-        self._paused = True
-        self._want_read(False)
-        if self._loop._debug:
-            _logger.debug("%r pauses reading", self)
-
-    def resume_reading(self):
-        if self._closing or not self._paused:
-            return
-        self._paused = False
-        self._want_read(True)
-        if self._loop._debug:
-            _logger.debug("%r resumes reading", self)
-
-    def _start_reading(self):
-        # Scheduled right after connection_made(), which may have paused us.
-        if not self._closing and not self._paused and self._loop is not None:
-            self._want_read(True)
-
-    # --- write flow control (FdTransport's) ----------------------------------
-
-    def get_write_buffer_size(self):
-        return self._write_buffer_size()
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        self._set_write_buffer_limits(high, low)
+    is_reading = FdTransport._is_reading
+    pause_reading = FdTransport._pause_reading
+    resume_reading = FdTransport._resume_reading
+    get_write_buffer_size = FdTransport._get_write_buffer_size
+    get_write_buffer_limits = FdTransport._get_write_buffer_limits
+    set_write_buffer_limits = FdTransport._set_write_buffer_limits
 
     # --- teardown --------------------------------------------------------------
 

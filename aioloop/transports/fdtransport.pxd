@@ -8,6 +8,7 @@ cdef class FdTransport(FdWatcher):
         object _protocol
         readonly dict _extra
         bint _closing           # close(), a fatal error or (pipes) EOF began
+        bint _paused            # pause_reading() (transports that read)
         # Write flow control (asyncio.transports._FlowControlMixin): the
         # protocol is paused above _high_water bytes buffered, and resumed
         # once at most _low_water are left.
@@ -21,7 +22,6 @@ cdef class FdTransport(FdWatcher):
     cdef int _want_write(self, bint on) except -1
     cdef Py_ssize_t _write_buffer_size(self)
     cdef int _clear_write_buffer(self) except -1
-    cdef int _set_write_buffer_limits(self, object high, object low) except -1
     cdef int _maybe_pause_protocol(self) except -1
     cdef int _maybe_resume_protocol(self) except -1
     cdef int _call_exception_handler(self, str message, object exc) except -1

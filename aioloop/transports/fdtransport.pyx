@@ -47,18 +47,44 @@ cdef class FdTransport(FdWatcher):
         self._loop._fd_set_mask(self, (self.mask | EPOLLOUT) if on else (self.mask & ~EPOLLOUT))
         return 0
 
-    # --- write flow control --------------------------------------------------
-    # The transports that write expose it as get_write_buffer_size(),
-    # get_write_buffer_limits() and set_write_buffer_limits(); a read pipe
-    # has none of those, as on asyncio.
+    # --- asyncio.ReadTransport and asyncio.WriteTransport --------------------
+    # Written once here; the subclasses that read or write expose them under
+    # asyncio's names (`pause_reading = FdTransport._pause_reading`), as a
+    # read pipe has no write buffer and a write pipe reads nothing: neither
+    # answers the other's methods, as on asyncio.
 
-    cdef Py_ssize_t _write_buffer_size(self):
-        return 0        # what a transport with a write buffer overrides
+    def _is_reading(self):
+        return not self._closing and not self._paused
 
-    cdef int _clear_write_buffer(self) except -1:
-        return 0
+    def _pause_reading(self):
+        if self._closing or self._paused:
+            return
+        self._paused = True
+        self._want_read(False)
+        if self._loop._debug:
+            _logger.debug("%r pauses reading", self)
 
-    cdef int _set_write_buffer_limits(self, object high, object low) except -1:
+    def _resume_reading(self):
+        if self._closing or not self._paused:
+            return
+        self._paused = False
+        self._want_read(True)
+        if self._loop._debug:
+            _logger.debug("%r resumes reading", self)
+
+    def _start_reading(self):
+        # Scheduled right after connection_made(), which may have paused or
+        # closed the transport.
+        if not self._closing and not self._paused:
+            self._want_read(True)
+
+    def _get_write_buffer_size(self):
+        return self._write_buffer_size()
+
+    def _get_write_buffer_limits(self):
+        return (self._low_water, self._high_water)
+
+    def _set_write_buffer_limits(self, high=None, low=None):
         if high is None:
             high = 64 * 1024 if low is None else 4 * low
         if low is None:
@@ -68,7 +94,15 @@ cdef class FdTransport(FdWatcher):
                 f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
         self._high_water = high
         self._low_water = low
-        return self._maybe_pause_protocol()
+        self._maybe_pause_protocol()
+
+    # --- write flow control --------------------------------------------------
+
+    cdef Py_ssize_t _write_buffer_size(self):
+        return 0        # what a transport with a write buffer overrides
+
+    cdef int _clear_write_buffer(self) except -1:
+        return 0
 
     cdef int _maybe_pause_protocol(self) except -1:
         if self._write_buffer_size() <= self._high_water or self._protocol_paused:

@@ -15,13 +15,11 @@ cdef class PipeTransport(FdTransport):
                    object extra) except -1
     cdef int _schedule_connection_lost(self, object exc) except -1
     cdef int _release(self) except -1
+    cdef int _repr_polling(self, list info) except -1
 
 
 cdef class ReadPipeTransport(PipeTransport):
     # asyncio.ReadTransport over the read end.
-    cdef:
-        bint _paused
-
     cdef int _read_ready(self) except -1
 
 

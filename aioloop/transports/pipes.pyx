@@ -108,6 +108,25 @@ cdef class PipeTransport(FdTransport):
             _warnings.warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._release()
 
+    def __repr__(self):
+        # asyncio's: what the pipe is polled for while the loop watches it.
+        info = [type(self).__name__]
+        if self._pipe is None:
+            info.append('closed')
+        elif self._closing:
+            info.append('closing')
+        info.append(f'fd={self._fileno}')
+        if self._pipe is not None and self._loop is not None and not self._loop._closed:
+            self._repr_polling(info)
+        elif self._pipe is not None:
+            info.append('open')
+        else:
+            info.append('closed')
+        return '<{}>'.format(' '.join(info))
+
+    cdef int _repr_polling(self, list info) except -1:
+        return 0
+
 
 cdef int _check_pipe_mode(object fileno, bint for_write) except -1:
     mode = _os_pipes.fstat(fileno).st_mode
@@ -127,44 +146,14 @@ cdef class ReadPipeTransport(PipeTransport):
     def __class__(self):
         return _asyncio.ReadTransport
 
-    def __repr__(self):
-        info = [type(self).__name__]
-        if self._pipe is None:
-            info.append('closed')
-        elif self._closing:
-            info.append('closing')
-        info.append(f'fd={self._fileno}')
-        if self._pipe is not None and self._loop is not None and not self._loop._closed:
-            info.append('polling' if self.mask & EPOLLIN else 'idle')
-        elif self._pipe is not None:
-            info.append('open')
-        else:
-            info.append('closed')
-        return '<{}>'.format(' '.join(info))
+    cdef int _repr_polling(self, list info) except -1:
+        info.append('polling' if self.mask & EPOLLIN else 'idle')
+        return 0
 
-    def _start_reading(self):
-        # Scheduled after connection_made(), which may have paused or closed us.
-        if self.is_reading():
-            self._want_read(True)
-
-    def is_reading(self):
-        return not self._paused and not self._closing
-
-    def pause_reading(self):
-        if not self.is_reading():
-            return
-        self._paused = True
-        self._want_read(False)
-        if self._loop._debug:
-            _logger.debug("%r pauses reading", self)
-
-    def resume_reading(self):
-        if self._closing or not self._paused:
-            return
-        self._paused = False
-        self._want_read(True)
-        if self._loop._debug:
-            _logger.debug("%r resumes reading", self)
+    # asyncio.ReadTransport (fdtransport.pyx)
+    is_reading = FdTransport._is_reading
+    pause_reading = FdTransport._pause_reading
+    resume_reading = FdTransport._resume_reading
 
     def close(self):
         if not self._closing:
@@ -228,21 +217,10 @@ cdef class WritePipeTransport(PipeTransport):
     def __class__(self):
         return _asyncio.WriteTransport
 
-    def __repr__(self):
-        info = [type(self).__name__]
-        if self._pipe is None:
-            info.append('closed')
-        elif self._closing:
-            info.append('closing')
-        info.append(f'fd={self._fileno}')
-        if self._pipe is not None and self._loop is not None and not self._loop._closed:
-            info.append('polling' if self.mask & EPOLLOUT else 'idle')
-            info.append(f'bufsize={self._wq.size}')
-        elif self._pipe is not None:
-            info.append('open')
-        else:
-            info.append('closed')
-        return '<{}>'.format(' '.join(info))
+    cdef int _repr_polling(self, list info) except -1:
+        info.append('polling' if self.mask & EPOLLOUT else 'idle')
+        info.append(f'bufsize={self._wq.size}')
+        return 0
 
     def _start_watching_peer(self):
         # Scheduled after connection_made(), as asyncio adds its reader.
@@ -374,16 +352,11 @@ cdef class WritePipeTransport(PipeTransport):
         """Close now, dropping queued data; connection_lost(None) follows."""
         self._force_close(None)
 
-    # --- write flow control (FdTransport's) ----------------------------------
+    # --- asyncio.WriteTransport's flow control (fdtransport.pyx) --------------
 
-    def get_write_buffer_size(self):
-        return self._wq.size
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        self._set_write_buffer_limits(high, low)
+    get_write_buffer_size = FdTransport._get_write_buffer_size
+    get_write_buffer_limits = FdTransport._get_write_buffer_limits
+    set_write_buffer_limits = FdTransport._set_write_buffer_limits
 
 
 # --- factories (the loop's _make_read_pipe_transport & co.) --------------------
