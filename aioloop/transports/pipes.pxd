@@ -6,13 +6,15 @@ cdef class PipeTransport(FdTransport):
         public object _pipe            # the file object given by the caller
         readonly object _fileno        # an int; None once the pipe is closed
         bint _lost_scheduled           # _call_connection_lost() is on its way
+        bint _watch_peer               # FIFO or socket: the other end's close is reported
         # Instance attributes shadow methods, as on asyncio's Python
         # transports: tests and StreamReader users mock pause_reading() & co.
         # Pipes are not a hot path; the dict is made on first assignment.
         dict __dict__
 
     cdef int _init(self, NetLoop loop, object pipe, object protocol,
-                   object extra) except -1
+                   object extra, bint for_write) except -1
+    cdef int _start(self, object first_step, object waiter) except -1
     cdef int _schedule_connection_lost(self, object exc) except -1
     cdef int _release(self) except -1
     cdef int _repr_polling(self, list info) except -1
@@ -26,7 +28,6 @@ cdef class ReadPipeTransport(PipeTransport):
 cdef class WritePipeTransport(PipeTransport):
     # asyncio.WriteTransport over the write end.
     cdef:
-        bint _watch_peer               # FIFO or socket: EPOLLERR/EPOLLIN = reader gone
         int _conn_lost                 # writes attempted after a failure or close
         WriteQueue _wq                 # what the pipe did not take yet; never None
 

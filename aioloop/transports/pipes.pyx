@@ -43,10 +43,19 @@ cdef enum:
     _EIO = 5
 
 
+cdef int _check_pipe_mode(object mode, bint for_write) except -1:
+    if _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode) or _stat.S_ISCHR(mode):
+        return 0
+    if for_write:
+        raise ValueError("Pipe transport is only for "
+                         "pipes, sockets and character devices")
+    raise ValueError("Pipe transport is for pipes/sockets only.")
+
+
 cdef class PipeTransport(FdTransport):
 
     cdef int _init(self, NetLoop loop, object pipe, object protocol,
-                   object extra) except -1:
+                   object extra, bint for_write) except -1:
         self._extra = {} if extra is None else extra
         self._extra['pipe'] = pipe
         self._fileno = pipe.fileno()
@@ -54,6 +63,27 @@ cdef class PipeTransport(FdTransport):
         self._pipe = pipe
         self._protocol = protocol
         self.fd = self._fileno
+        try:
+            mode = _os_pipes.fstat(self._fileno).st_mode
+            _check_pipe_mode(mode, for_write)
+            self._watch_peer = _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode)
+            _os_pipes.set_blocking(self._fileno, False)
+            loop._fd_attach(self)
+        except BaseException:
+            # The pipe stays the caller's: this transport must not close it.
+            self._pipe = None
+            self._fileno = None
+            self._protocol = None
+            raise
+        return 0
+
+    cdef int _start(self, object first_step, object waiter) except -1:
+        # first_step (reading, or watching the reader) waits until
+        # connection_made() has run, as on asyncio.
+        self._loop.call_soon(self._protocol.connection_made, self)
+        self._loop.call_soon(first_step)
+        if waiter is not None:
+            self._loop.call_soon(_set_result_unless_cancelled_p, waiter, None)
         return 0
 
     # --- teardown ----------------------------------------------------------------
@@ -126,16 +156,6 @@ cdef class PipeTransport(FdTransport):
 
     cdef int _repr_polling(self, list info) except -1:
         return 0
-
-
-cdef int _check_pipe_mode(object fileno, bint for_write) except -1:
-    mode = _os_pipes.fstat(fileno).st_mode
-    if _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode) or _stat.S_ISCHR(mode):
-        return 0
-    if for_write:
-        raise ValueError("Pipe transport is only for "
-                         "pipes, sockets and character devices")
-    raise ValueError("Pipe transport is for pipes/sockets only.")
 
 
 cdef class ReadPipeTransport(PipeTransport):
@@ -364,41 +384,14 @@ cdef class WritePipeTransport(PipeTransport):
 cdef ReadPipeTransport _make_read_pipe(NetLoop loop, object pipe, object protocol,
                                        object waiter, object extra):
     cdef ReadPipeTransport t = ReadPipeTransport.__new__(ReadPipeTransport)
-    t._init(loop, pipe, protocol, extra)
-    try:
-        _check_pipe_mode(t._fileno, False)
-        _os_pipes.set_blocking(t._fileno, False)
-        loop._fd_attach(t)
-    except BaseException:
-        t._pipe = None
-        t._fileno = None
-        t._protocol = None
-        raise
-    loop.call_soon(protocol.connection_made, t)
-    # Reading starts only once connection_made() has run.
-    loop.call_soon(t._start_reading)
-    if waiter is not None:
-        loop.call_soon(_set_result_unless_cancelled_p, waiter, None)
+    t._init(loop, pipe, protocol, extra, False)
+    t._start(t._start_reading, waiter)
     return t
 
 
 cdef WritePipeTransport _make_write_pipe(NetLoop loop, object pipe, object protocol,
                                          object waiter, object extra):
     cdef WritePipeTransport t = WritePipeTransport.__new__(WritePipeTransport)
-    t._init(loop, pipe, protocol, extra)
-    try:
-        _check_pipe_mode(t._fileno, True)
-        mode = _os_pipes.fstat(t._fileno).st_mode
-        t._watch_peer = _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode)
-        _os_pipes.set_blocking(t._fileno, False)
-        loop._fd_attach(t)
-    except BaseException:
-        t._pipe = None
-        t._fileno = None
-        t._protocol = None
-        raise
-    loop.call_soon(protocol.connection_made, t)
-    loop.call_soon(t._start_watching_peer)
-    if waiter is not None:
-        loop.call_soon(_set_result_unless_cancelled_p, waiter, None)
+    t._init(loop, pipe, protocol, extra, True)
+    t._start(t._start_watching_peer, waiter)
     return t
