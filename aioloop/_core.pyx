@@ -4,7 +4,8 @@
 #   kernel/  the poller: epoll and the eventfd waker
 #   loop/    one thread: handles, ready queue, timer heap, inbox, fd watchers,
 #            the run cycle, and the asyncio-facing Loop class
-#   transports/  stream, datagram and pipe transports over the poller
+#   transports/  stream, datagram and pipe transports over the poller, their
+#            shared base (FdTransport) and write queue
 #   net/     network methods: sock_*, DNS, connections, servers, TLS
 #   unix/    signal handlers, child-exit watching (pidfd), subprocesses
 #   sched/   the multi-core layer: the daemon pool (default executor)
@@ -18,6 +19,8 @@ include "loop/timers.pyx"
 include "loop/inbox.pyx"
 include "loop/fdwatch.pyx"
 include "loop/loop.pyx"
+include "transports/writequeue.pyx"
+include "transports/fdtransport.pyx"
 include "transports/base.pyx"
 include "transports/stream.pyx"
 include "transports/datagram.pyx"

@@ -10,6 +10,14 @@ cdef object _INET_FAMILIES = frozenset((_socket.AF_INET, _socket.AF_INET6))
 cdef enum:
     _RECV_BUF_SIZE = 256 * 1024     # asyncio's max_size per recv()
 
+cdef enum:
+    # What a SockWait retries on each readiness of its socket.
+    _SOCK_RECV = 0
+    _SOCK_RECV_INTO = 1
+    _SOCK_SENDALL = 2
+
+cdef tuple _SOCK_METHODS = ('sock_recv', 'sock_recv_into', 'sock_sendall')
+
 
 cdef object _check_ssl_socket = _base_events._check_ssl_socket
 
@@ -23,7 +31,10 @@ cdef object _recv_via_buffer(NetLoop loop, object sock, object n):
     cdef ssize_t got
     cdef int err
     if type(n) is not int or not 0 < n <= loop._recv_buf_size:
-        return sock.recv(n)     # 0, negative, huge, or an int subclass
+        try:
+            return sock.recv(n)     # 0, negative, huge, or an int subclass
+        except (BlockingIOError, InterruptedError):
+            return None
     size = n
     got = recv(sock.fileno(), loop._recv_buf, size, 0)
     if got < 0:
@@ -34,56 +45,53 @@ cdef object _recv_via_buffer(NetLoop loop, object sock, object n):
     return PyBytes_FromStringAndSize(loop._recv_buf, got)
 
 
-def _sock_recv_ready(NetLoop loop, fut, sock, n):
-    if fut.done():
-        return
-    try:
-        data = _recv_via_buffer(loop, sock, n)
-        if data is None:
-            return      # spurious readiness: keep waiting
-    except (BlockingIOError, InterruptedError):
-        return
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        fut.set_exception(exc)
-    else:
-        fut.set_result(data)
+@cython.final
+cdef class SockWait:
 
+    def __call__(self):
+        # The fd's reader (writer) callback while the future is pending: the
+        # syscall again, as asyncio's _sock_recv & co. retry it.
+        if self.fut.done():
+            return
+        try:
+            if self.kind == _SOCK_RECV:
+                result = _recv_via_buffer(self.loop, self.sock, self.arg)
+                if result is None:
+                    return      # spurious readiness: keep waiting
+            elif self.kind == _SOCK_RECV_INTO:
+                result = self.sock.recv_into(self.arg)
+            else:
+                self.sent += self.sock.send(self.arg[self.sent:])
+                if self.sent < len(self.arg):
+                    return
+                result = None
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.fut.set_exception(exc)
+        else:
+            self.fut.set_result(result)
 
-def _sock_recv_into_ready(fut, sock, buf):
-    if fut.done():
-        return
-    try:
-        nbytes = sock.recv_into(buf)
-    except (BlockingIOError, InterruptedError):
-        return
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        fut.set_exception(exc)
-    else:
-        fut.set_result(nbytes)
+    cdef int done(self) except -1:
+        # The coroutine's `finally`, however the wait ended (result, error,
+        # cancellation): remove the callback, lazily, if it is still ours
+        # (asyncio's rule: a reader that replaced ours is not ours to remove).
+        cdef Handle handle = self.handle
+        cdef bint reading = self.kind != _SOCK_SENDALL
+        self.handle = None
+        if handle is None or self.loop._closed or handle._cancelled:
+            return 0
+        w = self.loop._fd_watcher(self.fd) if self.fd >= 0 else None
+        if isinstance(w, ReaderWriter) and (
+                (<ReaderWriter>w).reader is handle if reading
+                else (<ReaderWriter>w).writer is handle):
+            self.loop._remove_fd_callback(self.fd, reading, True)
+        return 0
 
-
-def _sock_sendall_ready(fut, sock, view, pos):
-    if fut.done():
-        return
-    start = pos[0]
-    try:
-        n = sock.send(view[start:])
-    except (BlockingIOError, InterruptedError):
-        return
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        fut.set_exception(exc)
-        return
-    start += n
-    if start == len(view):
-        fut.set_result(None)
-    else:
-        pos[0] = start
+    def __repr__(self):
+        return f'<{_SOCK_METHODS[self.kind]} waiting on fd={self.fd}>'
 
 
 cdef _set_nodelay(sock):
@@ -165,53 +173,64 @@ cdef class NetLoop(EventLoopCore):
     # --- sock_recv, sock_recv_into, sock_sendall -----------------------------
     # asyncio's semantics (base on selector_events): try the syscall first;
     # only if it would block, wait for readiness with a future. Unlike
-    # asyncio, no functools.partial and done-callback per wait: the coroutine
-    # removes its own reader in `finally` (also on cancellation), and removes
-    # it lazily, so a socket read in a loop stays registered with epoll.
+    # asyncio, no functools.partial and done-callback per wait: a SockWait is
+    # the fd's callback, the coroutine ends the wait in `finally` (also on
+    # cancellation), and ends it lazily, so a socket read in a loop stays
+    # registered with epoll. The await itself stays in each coroutine: a
+    # shared coroutine around it would cost another coroutine per wait.
+
+    cdef int _check_sock(self, object sock) except -1:
+        _check_ssl_socket(sock)
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+        return 0
+
+    cdef SockWait _sock_wait(self, object sock, int kind, object arg, Py_ssize_t sent):
+        # The syscall of sock_<kind> would block: retry it on each readiness
+        # of sock until it settles the returned wait's future.
+        cdef SockWait w = SockWait.__new__(SockWait)
+        w.loop = self
+        w.fut = _Future(loop=self)
+        w.sock = sock
+        w.kind = kind
+        w.arg = arg
+        w.sent = sent
+        w.fd = sock.fileno()
+        self._ensure_fd_no_transport(w.fd)
+        w.handle = self._add_fd_callback(sock, kind != _SOCK_SENDALL, w, ())
+        return w
 
     async def sock_recv(self, sock, n):
         """Receive up to n bytes from non-blocking `sock`."""
-        _check_ssl_socket(sock)
-        if self._debug and sock.gettimeout() != 0:
-            raise ValueError("the socket must be non-blocking")
+        cdef SockWait w
+        self._check_sock(sock)
+        data = _recv_via_buffer(self, sock, n)
+        if data is not None:
+            return data
+        w = self._sock_wait(sock, _SOCK_RECV, n, 0)
         try:
-            data = _recv_via_buffer(self, sock, n)
-            if data is not None:
-                return data
-        except (BlockingIOError, InterruptedError):
-            pass
-        fut = _Future(loop=self)
-        fd = sock.fileno()
-        self._ensure_fd_no_transport(fd)
-        handle = self._add_fd_callback(sock, True, _sock_recv_ready, (self, fut, sock, n))
-        try:
-            return await fut
+            return await w.fut
         finally:
-            self._sock_wait_done(fd, True, handle)
+            w.done()
 
     async def sock_recv_into(self, sock, buf):
         """Receive into `buf` from non-blocking `sock`; return the count."""
-        _check_ssl_socket(sock)
-        if self._debug and sock.gettimeout() != 0:
-            raise ValueError("the socket must be non-blocking")
+        cdef SockWait w
+        self._check_sock(sock)
         try:
             return sock.recv_into(buf)
         except (BlockingIOError, InterruptedError):
             pass
-        fut = _Future(loop=self)
-        fd = sock.fileno()
-        self._ensure_fd_no_transport(fd)
-        handle = self._add_fd_callback(sock, True, _sock_recv_into_ready, (fut, sock, buf))
+        w = self._sock_wait(sock, _SOCK_RECV_INTO, buf, 0)
         try:
-            return await fut
+            return await w.fut
         finally:
-            self._sock_wait_done(fd, True, handle)
+            w.done()
 
     async def sock_sendall(self, sock, data):
         """Send all of `data` on non-blocking `sock`."""
-        _check_ssl_socket(sock)
-        if self._debug and sock.gettimeout() != 0:
-            raise ValueError("the socket must be non-blocking")
+        cdef SockWait w
+        self._check_sock(sock)
         try:
             n = sock.send(data)
         except (BlockingIOError, InterruptedError):
@@ -219,27 +238,11 @@ cdef class NetLoop(EventLoopCore):
         if n == len(data):
             # all data sent
             return
-        fut = _Future(loop=self)
-        fd = sock.fileno()
-        self._ensure_fd_no_transport(fd)
-        # The position sits in a list, as asyncio's, so the callback can move it.
-        handle = self._add_fd_callback(sock, False, _sock_sendall_ready,
-                                       (fut, sock, memoryview(data), [n]))
+        w = self._sock_wait(sock, _SOCK_SENDALL, memoryview(data), n)
         try:
-            return await fut
+            return await w.fut
         finally:
-            self._sock_wait_done(fd, False, handle)
-
-    def _sock_wait_done(self, fd, bint reading, Handle handle):
-        # Only if our handle is still the fd's callback (asyncio's rule: a
-        # reader replaced meanwhile is not ours to remove).
-        if self._closed or handle._cancelled:
-            return
-        w = self._fd_watcher(fd) if fd >= 0 else None
-        if isinstance(w, ReaderWriter) and (
-                (<ReaderWriter>w).reader is handle if reading
-                else (<ReaderWriter>w).writer is handle):
-            self._remove_fd_callback(fd, reading, True)
+            w.done()
 
     # --- transports ----------------------------------------------------------
 
@@ -314,7 +317,7 @@ cdef class NetLoop(EventLoopCore):
             t._reset_empty_waiter()
             if t._loop is not None and t._sock is not None:
                 self._fd_attach(t)
-                if t._wq_size:
+                if t._wq.size:
                     t._want_write(True)
             if resume_reading:
                 t.resume_reading()

@@ -1,7 +1,7 @@
 # Socket transports: the state and lifecycle that stream (TCP, Unix) and
-# datagram transports share. Semantics follow asyncio's selector transports
-# (selector_events._SelectorTransport): the same close/abort/connection_lost
-# rules, messages and flow-control limits.
+# datagram transports share on top of FdTransport (fdtransport.pyx). Semantics
+# follow asyncio's selector transports (selector_events._SelectorTransport):
+# the same close/abort/connection_lost rules and messages.
 #
 # isinstance(transport, asyncio.Transport) holds through __class__, the hook
 # unittest.mock uses: asyncio's transport classes are Python classes with
@@ -20,9 +20,7 @@ cdef int _LOG_THRESHOLD_FOR_CONNLOST_WRITES = _aio_constants.LOG_THRESHOLD_FOR_C
 cdef bint _server_tracks_transports = len(_inspect.signature(_base_events.Server._attach).parameters) == 2
 
 
-cdef class SocketTransport(FdWatcher):
-    def __init__(self, *args, **kwargs):
-        raise TypeError("transports are created by the event loop")
+cdef class SocketTransport(FdTransport):
 
     cdef int _init(self, NetLoop loop, object sock, object protocol,
                    object extra, object server) except -1:
@@ -46,9 +44,6 @@ cdef class SocketTransport(FdWatcher):
         self._closing = False
         self._paused = False
         self._conn_lost = 0
-        self._high_water = 64 * 1024
-        self._low_water = 16 * 1024
-        self._protocol_paused = False
         loop._fd_attach(self)
         if server is not None:
             if _server_tracks_transports:
@@ -66,22 +61,10 @@ cdef class SocketTransport(FdWatcher):
     def _asyncio_class(self):
         return _asyncio.Transport
 
-    def get_extra_info(self, name, default=None):
-        return self._extra.get(name, default)
-
-    def is_closing(self):
-        return self._closing
-
     cdef int _set_protocol(self, object protocol) except -1:
         self._protocol = protocol
         self._protocol_connected = True
         return 0
-
-    def set_protocol(self, protocol):
-        self._set_protocol(protocol)
-
-    def get_protocol(self):
-        return self._protocol
 
     def close(self):
         """Close after the write buffer drains; connection_lost(None) follows
@@ -90,7 +73,7 @@ cdef class SocketTransport(FdWatcher):
             return
         self._closing = True
         self._want_read(False)
-        if not self._has_pending_writes():
+        if not self._write_buffer_size():
             self._conn_lost += 1
             self._want_write(False)
             self._loop.call_soon(self._call_connection_lost, None)
@@ -125,136 +108,21 @@ cdef class SocketTransport(FdWatcher):
             info.append(f'write=<{state}, bufsize={self._write_buffer_size()}>')
         return '<{}>'.format(' '.join(info))
 
-    # --- asyncio.ReadTransport -----------------------------------------------
+    # --- asyncio.ReadTransport and WriteTransport (fdtransport.pyx) ----------
 
-    def is_reading(self):
-        return not self._closing and not self._paused
+    is_reading = FdTransport._is_reading
+    pause_reading = FdTransport._pause_reading
+    resume_reading = FdTransport._resume_reading
+    get_write_buffer_size = FdTransport._get_write_buffer_size
+    get_write_buffer_limits = FdTransport._get_write_buffer_limits
+    set_write_buffer_limits = FdTransport._set_write_buffer_limits
 
-    def pause_reading(self):
-        if self._closing or self._paused:
-            return
-        self._paused = True
-        self._want_read(False)
-        if self._loop._debug:
-            _logger.debug("%r pauses reading", self)
+    # --- teardown --------------------------------------------------------------
 
-    def resume_reading(self):
-        if self._closing or not self._paused:
-            return
-        self._paused = False
-        self._want_read(True)
-        if self._loop._debug:
-            _logger.debug("%r resumes reading", self)
-
-    def _start_reading(self):
-        # Scheduled right after connection_made(), which may have paused us.
-        if not self._closing and not self._paused and self._loop is not None:
-            self._want_read(True)
-
-    # --- write flow control (asyncio.transports._FlowControlMixin) -----------
-
-    def get_write_buffer_size(self):
-        return self._write_buffer_size()
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(
-                f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
-        self._high_water = high
-        self._low_water = low
-        self._maybe_pause_protocol()
-
-    cdef int _maybe_pause_protocol(self) except -1:
-        if self._write_buffer_size() <= self._high_water or self._protocol_paused:
-            return 0
-        self._protocol_paused = True
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                'message': 'protocol.pause_writing() failed',
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        return 0
-
-    cdef int _maybe_resume_protocol(self) except -1:
-        if not self._protocol_paused or self._write_buffer_size() > self._low_water:
-            return 0
-        self._protocol_paused = False
-        try:
-            self._protocol.resume_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                'message': 'protocol.resume_writing() failed',
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        return 0
-
-    # --- poller registration -------------------------------------------------
-
-    cdef int _want_read(self, bint on) except -1:
-        if self._loop is None or self._loop._closed:
-            return 0
-        self._loop._fd_set_mask(self, (self.mask | EPOLLIN) if on else (self.mask & ~EPOLLIN))
-        return 0
-
-    cdef int _want_write(self, bint on) except -1:
-        if self._loop is None or self._loop._closed:
-            return 0
-        self._loop._fd_set_mask(self, (self.mask | EPOLLOUT) if on else (self.mask & ~EPOLLOUT))
-        return 0
-
-    # --- subclass hooks --------------------------------------------------------
-
-    cdef Py_ssize_t _write_buffer_size(self):
-        return 0
-
-    cdef bint _has_pending_writes(self):
-        return False
-
-    cdef int _clear_write_buffer(self) except -1:
-        return 0
-
-    # --- errors and teardown -------------------------------------------------
-
-    cdef int _fatal_error(self, object exc, str message) except -1:
-        if isinstance(exc, OSError):
-            # Connection errors are the peer's business, not a bug: asyncio
-            # only logs them in debug mode.
-            if self._loop._debug:
-                _logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                'message': message,
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        self._force_close(exc)
-        return 0
-
-    # cpdef, not cdef: asyncio's SSLProtocol calls transport._force_close(exc)
-    # on the transport under it when the handshake fails or the TLS shutdown
-    # times out (sslproto.SSLProtocol._fatal_error, _check_shutdown_timeout).
     cpdef int _force_close(self, object exc) except -1:
         if self._conn_lost:
             return 0
-        if self._has_pending_writes():
+        if self._write_buffer_size():
             self._clear_write_buffer()
             self._want_write(False)
         if not self._closing:

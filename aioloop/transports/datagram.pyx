@@ -123,9 +123,6 @@ cdef class DatagramTransport(SocketTransport):
     cdef Py_ssize_t _write_buffer_size(self):
         return self._dq_size
 
-    cdef bint _has_pending_writes(self):
-        return self._dq_size != 0
-
     cdef int _clear_write_buffer(self) except -1:
         self._dq = None
         self._dq_size = 0

@@ -2,6 +2,9 @@
 # FIFOs, character devices (ttys, ptys) and sockets. Semantics, messages and
 # callback order follow asyncio's _UnixReadPipeTransport and
 # _UnixWritePipeTransport (unix_events.py); the read and write paths are C.
+# What they share with socket transports (flow control, fatal errors) is
+# FdTransport's (fdtransport.pyx); the write queue is a WriteQueue
+# (writequeue.pyx), as a stream transport's.
 #
 # Kernel facts that shape this file:
 # - A pipe's read end reports EPOLLIN for data and EPOLLHUP once every writer
@@ -32,23 +35,27 @@ import stat as _stat
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from aioloop.includes.linux cimport read as _c_read, write as _c_write, EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP
-from aioloop.includes.sockets cimport iovec, writev
 
 cdef object _set_result_unless_cancelled_p = _asyncio.futures._set_result_unless_cancelled
 
 cdef enum:
     _PIPE_MAX_READ = 256 * 1024      # asyncio's max_size: bytes read per event
-    _PIPE_IOV_BATCH = 64
     _EIO = 5
 
 
-cdef class PipeTransport(FdWatcher):
+cdef int _check_pipe_mode(object mode, bint for_write) except -1:
+    if _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode) or _stat.S_ISCHR(mode):
+        return 0
+    if for_write:
+        raise ValueError("Pipe transport is only for "
+                         "pipes, sockets and character devices")
+    raise ValueError("Pipe transport is for pipes/sockets only.")
 
-    def __init__(self, *args, **kwargs):
-        raise TypeError("transports are created by the event loop")
+
+cdef class PipeTransport(FdTransport):
 
     cdef int _init(self, NetLoop loop, object pipe, object protocol,
-                   object extra) except -1:
+                   object extra, bint for_write) except -1:
         self._extra = {} if extra is None else extra
         self._extra['pipe'] = pipe
         self._fileno = pipe.fileno()
@@ -56,29 +63,40 @@ cdef class PipeTransport(FdWatcher):
         self._pipe = pipe
         self._protocol = protocol
         self.fd = self._fileno
+        try:
+            mode = _os_pipes.fstat(self._fileno).st_mode
+            _check_pipe_mode(mode, for_write)
+            self._watch_peer = _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode)
+            _os_pipes.set_blocking(self._fileno, False)
+            loop._fd_attach(self)
+        except BaseException:
+            # The pipe stays the caller's: this transport must not close it.
+            self._pipe = None
+            self._fileno = None
+            self._protocol = None
+            raise
         return 0
 
-    cdef int _want(self, unsigned int events, bint on) except -1:
-        if self._loop is None or self._loop._closed:
-            return 0
-        self._loop._fd_set_mask(self, (self.mask | events) if on else (self.mask & ~events))
+    cdef int _start(self, object first_step, object waiter) except -1:
+        # first_step (reading, or watching the reader) waits until
+        # connection_made() has run, as on asyncio.
+        self._loop.call_soon(self._protocol.connection_made, self)
+        self._loop.call_soon(first_step)
+        if waiter is not None:
+            self._loop.call_soon(_set_result_unless_cancelled_p, waiter, None)
         return 0
-
-    # --- asyncio.BaseTransport -------------------------------------------------
-
-    def get_extra_info(self, name, default=None):
-        return self._extra.get(name, default)
-
-    def set_protocol(self, protocol):
-        self._protocol = protocol
-
-    def get_protocol(self):
-        return self._protocol
-
-    def is_closing(self):
-        return self._closing
 
     # --- teardown ----------------------------------------------------------------
+
+    cpdef int _force_close(self, object exc) except -1:
+        # asyncio's _close(): drop what is queued, stop watching the pipe,
+        # and schedule connection_lost(exc).
+        self._closing = True
+        if self._write_buffer_size():
+            self._want_write(False)
+            self._clear_write_buffer()
+        self._want_read(False)
+        return self._schedule_connection_lost(exc)
 
     cdef int _schedule_connection_lost(self, object exc) except -1:
         if self._lost_scheduled:
@@ -120,15 +138,24 @@ cdef class PipeTransport(FdWatcher):
             _warnings.warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._release()
 
+    def __repr__(self):
+        # asyncio's: what the pipe is polled for while the loop watches it.
+        info = [type(self).__name__]
+        if self._pipe is None:
+            info.append('closed')
+        elif self._closing:
+            info.append('closing')
+        info.append(f'fd={self._fileno}')
+        if self._pipe is not None and self._loop is not None and not self._loop._closed:
+            self._repr_polling(info)
+        elif self._pipe is not None:
+            info.append('open')
+        else:
+            info.append('closed')
+        return '<{}>'.format(' '.join(info))
 
-cdef int _check_pipe_mode(object fileno, bint for_write) except -1:
-    mode = _os_pipes.fstat(fileno).st_mode
-    if _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode) or _stat.S_ISCHR(mode):
+    cdef int _repr_polling(self, list info) except -1:
         return 0
-    if for_write:
-        raise ValueError("Pipe transport is only for "
-                         "pipes, sockets and character devices")
-    raise ValueError("Pipe transport is for pipes/sockets only.")
 
 
 cdef class ReadPipeTransport(PipeTransport):
@@ -139,50 +166,18 @@ cdef class ReadPipeTransport(PipeTransport):
     def __class__(self):
         return _asyncio.ReadTransport
 
-    def __repr__(self):
-        info = [type(self).__name__]
-        if self._pipe is None:
-            info.append('closed')
-        elif self._closing:
-            info.append('closing')
-        info.append(f'fd={self._fileno}')
-        if self._pipe is not None and self._loop is not None and not self._loop._closed:
-            info.append('polling' if self.mask & EPOLLIN else 'idle')
-        elif self._pipe is not None:
-            info.append('open')
-        else:
-            info.append('closed')
-        return '<{}>'.format(' '.join(info))
+    cdef int _repr_polling(self, list info) except -1:
+        info.append('polling' if self.mask & EPOLLIN else 'idle')
+        return 0
 
-    def _start_reading(self):
-        # Scheduled after connection_made(), which may have paused or closed us.
-        if self.is_reading():
-            self._want(EPOLLIN, True)
-
-    def is_reading(self):
-        return not self._paused and not self._closing
-
-    def pause_reading(self):
-        if not self.is_reading():
-            return
-        self._paused = True
-        self._want(EPOLLIN, False)
-        if self._loop._debug:
-            _logger.debug("%r pauses reading", self)
-
-    def resume_reading(self):
-        if self._closing or not self._paused:
-            return
-        self._paused = False
-        self._want(EPOLLIN, True)
-        if self._loop._debug:
-            _logger.debug("%r resumes reading", self)
+    # asyncio.ReadTransport (fdtransport.pyx)
+    is_reading = FdTransport._is_reading
+    pause_reading = FdTransport._pause_reading
+    resume_reading = FdTransport._resume_reading
 
     def close(self):
         if not self._closing:
-            self._closing = True
-            self._want(EPOLLIN, False)
-            self._schedule_connection_lost(None)
+            self._force_close(None)
 
     cdef int dispatch(self, uint32_t events) except -1:
         # EPOLLHUP/EPOLLERR come with or without EPOLLIN: read() tells which.
@@ -207,7 +202,7 @@ cdef class ReadPipeTransport(PipeTransport):
             if loop._debug:
                 _logger.info("%r was closed by peer", self)
             self._closing = True
-            self._want(EPOLLIN, False)
+            self._want_read(False)
             loop.call_soon(self._protocol.eof_received)
             return self._schedule_connection_lost(None)
         data = PyBytes_FromStringAndSize(loop._recv_buf, n)
@@ -218,57 +213,39 @@ cdef class ReadPipeTransport(PipeTransport):
         except BaseException as exc:
             # asyncio's reader callback would fail here: the loop's exception
             # handler reports it and the transport keeps reading.
-            loop.call_exception_handler({
-                'message': 'Exception in protocol.data_received() of pipe transport',
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
+            self._call_exception_handler(
+                'Exception in protocol.data_received() of pipe transport', exc)
         return 0
 
     cdef int _fatal_error(self, object exc, str message) except -1:
+        # Unlike FdTransport's, only EIO passes quietly (asyncio's read pipe).
         if isinstance(exc, OSError) and exc.errno == _EIO:
             # A pty whose other side closed: an end, not a bug.
             if self._loop._debug:
                 _logger.debug("%r: %s", self, message, exc_info=True)
         else:
-            self._loop.call_exception_handler({
-                'message': message,
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        self._closing = True
-        self._want(EPOLLIN, False)
-        return self._schedule_connection_lost(exc)
+            self._call_exception_handler(message, exc)
+        return self._force_close(exc)
 
 
 cdef class WritePipeTransport(PipeTransport):
+
+    def __cinit__(self, *args, **kwargs):
+        self._wq = WriteQueue.__new__(WriteQueue)
 
     @property
     def __class__(self):
         return _asyncio.WriteTransport
 
-    def __repr__(self):
-        info = [type(self).__name__]
-        if self._pipe is None:
-            info.append('closed')
-        elif self._closing:
-            info.append('closing')
-        info.append(f'fd={self._fileno}')
-        if self._pipe is not None and self._loop is not None and not self._loop._closed:
-            info.append('polling' if self.mask & EPOLLOUT else 'idle')
-            info.append(f'bufsize={self._wq_size}')
-        elif self._pipe is not None:
-            info.append('open')
-        else:
-            info.append('closed')
-        return '<{}>'.format(' '.join(info))
+    cdef int _repr_polling(self, list info) except -1:
+        info.append('polling' if self.mask & EPOLLOUT else 'idle')
+        info.append(f'bufsize={self._wq.size}')
+        return 0
 
     def _start_watching_peer(self):
         # Scheduled after connection_made(), as asyncio adds its reader.
         if self._watch_peer and not self._lost_scheduled:
-            self._want(EPOLLIN, True)
+            self._want_read(True)
 
     cdef int dispatch(self, uint32_t events) except -1:
         # The reader's close first, as asyncio's selector runs the reader
@@ -282,7 +259,7 @@ cdef class WritePipeTransport(PipeTransport):
     cdef int _peer_closed(self) except -1:
         if self._loop._debug:
             _logger.info("%r was closed by peer", self)
-        return self._close(BrokenPipeError() if self._wq_size else None)
+        return self._force_close(BrokenPipeError() if self._wq.size else None)
 
     # --- writing -------------------------------------------------------------------
 
@@ -309,8 +286,8 @@ cdef class WritePipeTransport(PipeTransport):
                                 'os.write(pipe, data) raised exception.')
             self._conn_lost += 1
             return
-        if self._wq_size:
-            self._queue(data, 0)
+        if self._wq.size:
+            self._wq.push(data, 0)
             self._maybe_pause_protocol()
             return
         if PyBytes_CheckExact(data):
@@ -331,8 +308,8 @@ cdef class WritePipeTransport(PipeTransport):
             n = 0
         if n == total:
             return
-        self._queue(data, n)
-        self._want(EPOLLOUT, True)
+        self._wq.push(data, n)
+        self._want_write(True)
         self._maybe_pause_protocol()
 
     def writelines(self, list_of_data):
@@ -340,87 +317,38 @@ cdef class WritePipeTransport(PipeTransport):
         WriteTransport.writelines does: one write() for them all)."""
         self.write(b''.join(list_of_data))
 
-    cdef int _queue(self, object data, Py_ssize_t offset) except -1:
-        # Queued data must be immutable: a caller may reuse its bytearray.
-        if not PyBytes_CheckExact(data):
-            data = bytes(data)
-        if self._wq is None:
-            self._wq = []
-        self._wq.append(data)
-        if len(self._wq) - self._wq_head == 1:
-            self._wq_off = offset
-        self._wq_size += PyBytes_GET_SIZE(data) - offset
-        return 0
-
     cdef Py_ssize_t _flush(self) except -2:
         """writev() as much of the queue as the pipe takes. Returns bytes
         written, or -1 after a fatal error (the transport is then closing)."""
-        cdef iovec iov[_PIPE_IOV_BATCH]
-        cdef Py_ssize_t k, cnt, total = 0
-        cdef ssize_t n
         cdef int err
-        cdef list wq = self._wq
-        while self._wq_size:
-            cnt = min(len(wq) - self._wq_head, _PIPE_IOV_BATCH)
-            for k in range(cnt):
-                item = wq[self._wq_head + k]
-                iov[k].iov_base = PyBytes_AS_STRING(item)
-                iov[k].iov_len = PyBytes_GET_SIZE(item)
-            iov[0].iov_base = <char *>iov[0].iov_base + self._wq_off
-            iov[0].iov_len -= self._wq_off
-            n = writev(self.fd, iov, <int>cnt)
-            if n < 0:
-                err = errno
-                if err == EAGAIN or err == EINTR:
-                    break
-                self._clear_queue()
-                self._conn_lost += 1
-                self._want(EPOLLOUT, False)
-                self._fatal_error(_make_oserror(err), 'Fatal write error on pipe transport')
-                return -1
-            total += n
-            self._wq_size -= n
-            while n > 0:
-                item = wq[self._wq_head]
-                k = PyBytes_GET_SIZE(item) - self._wq_off
-                if n >= k:
-                    n -= k
-                    wq[self._wq_head] = None
-                    self._wq_head += 1
-                    self._wq_off = 0
-                else:
-                    self._wq_off += n
-                    n = 0
-            if self._wq_size and self._wq_off:
-                break   # a partial write: the pipe is full
-        if self._wq_head == len(wq):
-            del wq[:]
-            self._wq_head = 0
-        elif self._wq_head > 64 and self._wq_head * 2 > len(wq):
-            del wq[:self._wq_head]
-            self._wq_head = 0
-        return total
+        cdef Py_ssize_t n = self._wq.write_to(self.fd, &err)
+        if n >= 0:
+            return n
+        self._conn_lost += 1
+        self._write_failed(_make_oserror(err), 'Fatal write error on pipe transport')
+        return -1
 
     cdef int _write_ready(self) except -1:
-        if not self._wq_size:
+        if not self._wq.size:
             return 0
-        if self._flush() < 0 or self._wq_size:
+        if self._flush() < 0 or self._wq.size:
             return 0
-        self._want(EPOLLOUT, False)
+        # Only a drained queue resumes the protocol, as on asyncio (a
+        # socket transport resumes as soon as it is down to _low_water).
+        self._want_write(False)
         self._maybe_resume_protocol()   # may write (and queue) more
-        if self._closing and not self._wq_size:
+        if self._closing and not self._wq.size:
             # close()/write_eof() waited for the queue to drain.
-            self._want(EPOLLIN, False)
+            self._want_read(False)
             self._lost_scheduled = True
             self._call_connection_lost(None)
         return 0
 
-    cdef int _clear_queue(self) except -1:
-        self._wq = None
-        self._wq_head = 0
-        self._wq_off = 0
-        self._wq_size = 0
-        return 0
+    cdef Py_ssize_t _write_buffer_size(self):
+        return self._wq.size
+
+    cdef int _clear_write_buffer(self) except -1:
+        return self._wq.clear()
 
     def can_write_eof(self):
         return True
@@ -431,8 +359,8 @@ cdef class WritePipeTransport(PipeTransport):
         if self._closing:
             return
         self._closing = True
-        if not self._wq_size:
-            self._want(EPOLLIN, False)
+        if not self._wq.size:
+            self._want_read(False)
             self._schedule_connection_lost(None)
 
     def close(self):
@@ -442,83 +370,13 @@ cdef class WritePipeTransport(PipeTransport):
 
     def abort(self):
         """Close now, dropping queued data; connection_lost(None) follows."""
-        self._close(None)
+        self._force_close(None)
 
-    cdef int _fatal_error(self, object exc, str message) except -1:
-        if isinstance(exc, OSError):
-            # EPIPE and friends: the reader's business, not a bug.
-            if self._loop._debug:
-                _logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                'message': message,
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        return self._close(exc)
+    # --- asyncio.WriteTransport's flow control (fdtransport.pyx) --------------
 
-    cdef int _close(self, object exc) except -1:
-        self._closing = True
-        if self._wq_size:
-            self._want(EPOLLOUT, False)
-        self._clear_queue()
-        self._want(EPOLLIN, False)
-        return self._schedule_connection_lost(exc)
-
-    # --- write flow control (asyncio.transports._FlowControlMixin) -----------
-
-    def get_write_buffer_size(self):
-        return self._wq_size
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(
-                f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
-        self._high_water = high
-        self._low_water = low
-        self._maybe_pause_protocol()
-
-    cdef int _maybe_pause_protocol(self) except -1:
-        if self._wq_size <= self._high_water or self._protocol_paused:
-            return 0
-        self._protocol_paused = True
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                'message': 'protocol.pause_writing() failed',
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        return 0
-
-    cdef int _maybe_resume_protocol(self) except -1:
-        if not self._protocol_paused or self._wq_size > self._low_water:
-            return 0
-        self._protocol_paused = False
-        try:
-            self._protocol.resume_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                'message': 'protocol.resume_writing() failed',
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        return 0
+    get_write_buffer_size = FdTransport._get_write_buffer_size
+    get_write_buffer_limits = FdTransport._get_write_buffer_limits
+    set_write_buffer_limits = FdTransport._set_write_buffer_limits
 
 
 # --- factories (the loop's _make_read_pipe_transport & co.) --------------------
@@ -526,43 +384,14 @@ cdef class WritePipeTransport(PipeTransport):
 cdef ReadPipeTransport _make_read_pipe(NetLoop loop, object pipe, object protocol,
                                        object waiter, object extra):
     cdef ReadPipeTransport t = ReadPipeTransport.__new__(ReadPipeTransport)
-    t._init(loop, pipe, protocol, extra)
-    try:
-        _check_pipe_mode(t._fileno, False)
-        _os_pipes.set_blocking(t._fileno, False)
-        loop._fd_attach(t)
-    except BaseException:
-        t._pipe = None
-        t._fileno = None
-        t._protocol = None
-        raise
-    loop.call_soon(protocol.connection_made, t)
-    # Reading starts only once connection_made() has run.
-    loop.call_soon(t._start_reading)
-    if waiter is not None:
-        loop.call_soon(_set_result_unless_cancelled_p, waiter, None)
+    t._init(loop, pipe, protocol, extra, False)
+    t._start(t._start_reading, waiter)
     return t
 
 
 cdef WritePipeTransport _make_write_pipe(NetLoop loop, object pipe, object protocol,
                                          object waiter, object extra):
     cdef WritePipeTransport t = WritePipeTransport.__new__(WritePipeTransport)
-    t._init(loop, pipe, protocol, extra)
-    t._high_water = 64 * 1024
-    t._low_water = 16 * 1024
-    try:
-        _check_pipe_mode(t._fileno, True)
-        mode = _os_pipes.fstat(t._fileno).st_mode
-        t._watch_peer = _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode)
-        _os_pipes.set_blocking(t._fileno, False)
-        loop._fd_attach(t)
-    except BaseException:
-        t._pipe = None
-        t._fileno = None
-        t._protocol = None
-        raise
-    loop.call_soon(protocol.connection_made, t)
-    loop.call_soon(t._start_watching_peer)
-    if waiter is not None:
-        loop.call_soon(_set_result_unless_cancelled_p, waiter, None)
+    t._init(loop, pipe, protocol, extra, True)
+    t._start(t._start_watching_peer, waiter)
     return t

@@ -3,9 +3,9 @@
 # Read: one recv() per readiness event into the loop's shared buffer, then
 # data_received(bytes) with exactly the bytes that arrived; for a
 # BufferedProtocol, recv() straight into protocol.get_buffer().
-# Write: write() sends at once; only what the kernel refused is queued, and
-# the queue is flushed with writev() when EPOLLOUT fires. EPOLLOUT is
-# registered only while the queue is non-empty.
+# Write: write() sends at once; only what the kernel refused is queued (in a
+# WriteQueue, writequeue.pyx), and the queue is flushed with writev() when
+# EPOLLOUT fires. EPOLLOUT is registered only while the queue is non-empty.
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_SIMPLE
@@ -19,13 +19,15 @@ cdef enum:
     # Reads at least this large switch a transport to sizing the next read
     # with FIONREAD and receiving into the final bytes object (no copy).
     _BIG_READ = 16 * 1024
-    _IOV_BATCH = 64     # iovecs per writev(); the kernel allows IOV_MAX (1024)
 
 
 cdef class StreamTransport(SocketTransport):
 
     _start_tls_compatible = True
     _sendfile_compatible = _SendfileMode.TRY_NATIVE
+
+    def __cinit__(self, *args, **kwargs):
+        self._wq = WriteQueue.__new__(WriteQueue)
 
     cdef int _set_protocol(self, object protocol) except -1:
         SocketTransport._set_protocol(self, protocol)
@@ -184,9 +186,9 @@ cdef class StreamTransport(SocketTransport):
                 _logger.warning('socket.send() raised exception.')
             self._conn_lost += 1
             return
-        if self._wq_size:
+        if self._wq.size:
             if len(data):
-                self._queue(data, 0)
+                self._wq.push(data, 0)
                 self._maybe_pause_protocol()
             return
         if PyBytes_CheckExact(data):
@@ -212,7 +214,7 @@ cdef class StreamTransport(SocketTransport):
             n = 0
         if n == total:
             return
-        self._queue(data, n)
+        self._wq.push(data, n)
         self._want_write(True)
         self._maybe_pause_protocol()
 
@@ -222,7 +224,7 @@ cdef class StreamTransport(SocketTransport):
             raise RuntimeError('Cannot call writelines() after write_eof()')
         if self._empty_waiter is not None:
             raise RuntimeError('unable to writelines; sendfile is in progress')
-        cdef bint was_empty = self._wq_size == 0
+        cdef bint was_empty = self._wq.size == 0
         # Check every item before queueing any: a bad one must leave nothing
         # half-queued (asyncio builds its memoryviews first), or the queue
         # would hold data with EPOLLOUT never armed, and the connection stall.
@@ -235,81 +237,30 @@ cdef class StreamTransport(SocketTransport):
             return
         for data in items:
             if len(data):
-                self._queue(data, 0)
-        if self._conn_lost or self._wq_size == 0:
+                self._wq.push(data, 0)
+        if self._conn_lost or self._wq.size == 0:
             return
         if was_empty:
             # One writev() for the lot; register for EPOLLOUT only if the
             # kernel did not take everything.
             if self._flush() < 0:
                 return
-            if self._wq_size:
+            if self._wq.size:
                 self._want_write(True)
         self._maybe_pause_protocol()
-
-    cdef int _queue(self, object data, Py_ssize_t offset) except -1:
-        # Queued data must be immutable: a caller may reuse its bytearray.
-        if not PyBytes_CheckExact(data):
-            data = bytes(data)
-        if self._wq is None:
-            self._wq = []
-        self._wq.append(data)
-        if len(self._wq) - self._wq_head == 1:
-            self._wq_off = offset
-        self._wq_size += PyBytes_GET_SIZE(data) - offset
-        return 0
 
     cdef Py_ssize_t _flush(self) except -2:
         """writev() as much of the queue as the kernel takes. Returns bytes
         sent, or -1 after a fatal error (the transport is then closing)."""
-        cdef iovec iov[_IOV_BATCH]
-        cdef Py_ssize_t i, k, cnt, total = 0
-        cdef ssize_t n
         cdef int err
-        cdef list wq = self._wq
-        while self._wq_size:
-            cnt = min(len(wq) - self._wq_head, _IOV_BATCH)
-            for k in range(cnt):
-                item = wq[self._wq_head + k]
-                iov[k].iov_base = PyBytes_AS_STRING(item)
-                iov[k].iov_len = PyBytes_GET_SIZE(item)
-            iov[0].iov_base = <char *>iov[0].iov_base + self._wq_off
-            iov[0].iov_len -= self._wq_off
-            n = writev(self._sock_fd, iov, <int>cnt)
-            if n < 0:
-                err = errno
-                if err == EAGAIN or err == EINTR:
-                    break
-                self._clear_write_buffer()
-                self._want_write(False)
-                exc = _make_oserror(err)
-                self._fatal_error(exc, 'Fatal write error on socket transport')
-                if self._empty_waiter is not None:
-                    self._empty_waiter.set_exception(exc)
-                return -1
-            total += n
-            self._wq_size -= n
-            # Drop what was sent.
-            while n > 0:
-                item = wq[self._wq_head]
-                k = PyBytes_GET_SIZE(item) - self._wq_off
-                if n >= k:
-                    n -= k
-                    wq[self._wq_head] = None
-                    self._wq_head += 1
-                    self._wq_off = 0
-                else:
-                    self._wq_off += n
-                    n = 0
-            if self._wq_size and self._wq_off:
-                break   # a partial write: the socket buffer is full
-        if self._wq_head == len(wq):
-            del wq[:]
-            self._wq_head = 0
-        elif self._wq_head > 64 and self._wq_head * 2 > len(wq):
-            del wq[:self._wq_head]
-            self._wq_head = 0
-        return total
+        cdef Py_ssize_t n = self._wq.write_to(self._sock_fd, &err)
+        if n >= 0:
+            return n
+        exc = _make_oserror(err)
+        self._write_failed(exc, 'Fatal write error on socket transport')
+        if self._empty_waiter is not None:
+            self._empty_waiter.set_exception(exc)
+        return -1
 
     cdef int _write_ready(self) except -1:
         if self._conn_lost:
@@ -320,7 +271,7 @@ cdef class StreamTransport(SocketTransport):
 
     cdef int _after_flush(self) except -1:
         self._maybe_resume_protocol()   # may write more
-        if self._wq_size:
+        if self._wq.size:
             return 0
         self._want_write(False)
         if self._empty_waiter is not None:
@@ -332,24 +283,17 @@ cdef class StreamTransport(SocketTransport):
         return 0
 
     cdef Py_ssize_t _write_buffer_size(self):
-        return self._wq_size
-
-    cdef bint _has_pending_writes(self):
-        return self._wq_size != 0
+        return self._wq.size
 
     cdef int _clear_write_buffer(self) except -1:
-        self._wq = None
-        self._wq_head = 0
-        self._wq_off = 0
-        self._wq_size = 0
-        return 0
+        return self._wq.clear()
 
     def write_eof(self):
         """Shut down the sending side once the queue drains (SHUT_WR)."""
         if self._closing or self._eof:
             return
         self._eof = True
-        if not self._wq_size:
+        if not self._wq.size:
             self._sock.shutdown(_socket.SHUT_WR)
 
     def can_write_eof(self):
@@ -373,7 +317,7 @@ cdef class StreamTransport(SocketTransport):
         if self._empty_waiter is not None:
             raise RuntimeError("Empty waiter is already set")
         self._empty_waiter = self._loop.create_future()
-        if not self._wq_size:
+        if not self._wq.size:
             self._empty_waiter.set_result(None)
         return self._empty_waiter
 

@@ -13,7 +13,6 @@ missing library into an error instead of a skip, so CI can never pass by
 skipping.
 """
 
-import asyncio
 import os
 
 import pytest
@@ -27,7 +26,6 @@ else:
     for _name in _REQUIRED:
         pytest.importorskip(_name, reason="install aioloop[integration] to run tests/integration")
 
-import aioloop  # noqa: E402
 from integration_support import LOOPS, make_runner  # noqa: E402
 
 # Every test gets a hard time limit on top of the asyncio.timeout()s inside it,
@@ -46,58 +44,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if str(item.path).startswith(here) and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
-
-
-def _probe_aioloop():
-    """Which of aioloop's not-yet-landed features (issue 4: processes, pipes
-    and signals) are there. Only NotImplementedError counts as missing; any
-    other outcome counts as present, so the tests that need the feature run
-    and report the real error."""
-    import signal
-    import sys
-
-    have = {}
-    loop = aioloop.new_event_loop()
-    try:
-        try:
-            loop.add_signal_handler(signal.SIGUSR2, lambda: None)
-            loop.remove_signal_handler(signal.SIGUSR2)
-            have["signals"] = True
-        except NotImplementedError:
-            have["signals"] = False
-        except Exception:
-            have["signals"] = True
-
-        async def spawn():
-            transport, _ = await loop.subprocess_exec(asyncio.SubprocessProtocol, sys.executable, "-c", "pass")
-            transport.close()
-
-        try:
-            loop.run_until_complete(asyncio.wait_for(spawn(), 10))
-            have["subprocesses"] = True
-        except NotImplementedError:
-            have["subprocesses"] = False
-        except Exception:
-            have["subprocesses"] = True
-    finally:
-        loop.close()
-    return have
-
-
-AIOLOOP_HAS = _probe_aioloop()
-
-
-@pytest.fixture
-def needs(request):
-    """needs("signals") or needs("subprocesses"): on aioloop, while that
-    feature is still missing (issue 4), the test runs anyway and is expected
-    to fail (strict xfail); once the feature lands it has to pass."""
-    def needs(feature):
-        loop_name = request.getfixturevalue("loop_name") if "loop_name" in request.fixturenames else "aioloop"
-        if loop_name == "aioloop" and not AIOLOOP_HAS[feature]:
-            request.applymarker(pytest.mark.xfail(
-                strict=True, reason=f"aioloop has no {feature} yet (issue 4): NotImplementedError"))
-    return needs
 
 
 @pytest.fixture(params=list(LOOPS))

@@ -309,14 +309,12 @@ def test_process_tls(run, server_process, tls):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_run_app_stops_on_signal(loop_name, sig, needs):
+def test_run_app_stops_on_signal(loop_name, sig):
     """web.run_app() in a child process stops gracefully on SIGINT and SIGTERM.
 
     SIGINT works without loop signal handlers (KeyboardInterrupt out of the
     loop, which run_app catches); a graceful SIGTERM needs
     loop.add_signal_handler()."""
-    if sig == signal.SIGTERM:
-        needs("signals")
     child = Child(["serve_run_app.py", "--loop", loop_name])
     try:
         ready = json.loads(child.expect(lambda line: line.startswith("{")))

@@ -152,9 +152,8 @@ def test_aioloop_loop_is_used():
     assert isinstance(loop, aioloop.Loop) and loop.is_closed()
 
 
-def test_signal_receiver(loop_name, needs):
+def test_signal_receiver(loop_name):
     """anyio.open_signal_receiver() is built on loop.add_signal_handler()."""
-    needs("signals")
 
     async def main():
         check_loop(loop_name)
@@ -173,9 +172,8 @@ def test_signal_receiver(loop_name, needs):
     anyio_run(loop_name, main)
 
 
-def test_run_process(loop_name, needs):
+def test_run_process(loop_name):
     """anyio.run_process() and open_process() are built on loop.subprocess_exec()."""
-    needs("subprocesses")
 
     async def main():
         check_loop(loop_name)

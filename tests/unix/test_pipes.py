@@ -268,6 +268,56 @@ def test_write_pipe_reader_close_with_queued_data_is_broken_pipe(loop):
     assert tr.get_write_buffer_size() == 0
 
 
+def test_write_pipe_failing_write_is_a_fatal_error(loop):
+    """A write() the kernel fails (EPIPE: the reader closed, not yet noticed)
+    closes the transport with that error, as a socket transport's does: an
+    OSError reaches connection_lost(), not the exception handler, and later
+    writes are dropped."""
+    rfd, wfd = os.pipe()
+    pipe = open(wfd, "wb", buffering=0)
+    errors = []
+    loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+    async def main():
+        tr, proto = await loop.connect_write_pipe(lambda: RecordingProtocol(loop), pipe)
+        os.close(rfd)
+        tr.write(b"to nobody")          # before the loop sees the reader go
+        assert tr.is_closing()
+        tr.write(b"dropped")
+        return await proto.done, proto
+
+    exc, proto = run(loop, main())
+    assert isinstance(exc, BrokenPipeError)
+    assert proto.events == ["connection_made", "connection_lost"]
+    assert errors == []
+    assert pipe.closed
+
+
+def test_write_pipe_failing_flush_is_a_fatal_error(loop):
+    """The same when writing out the queue fails: a pty slave whose master
+    closed fails with EIO (a character device has no reader-close watch)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    spipe = open(slave, "wb", buffering=0)
+    errors = []
+    loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+    async def main():
+        tr, proto = await loop.connect_write_pipe(lambda: RecordingProtocol(loop), spipe)
+        tr.write(b"x" * (1024 * 1024))  # more than the pty takes
+        assert tr.get_write_buffer_size() > 0
+        await asyncio.sleep(0.01)
+        os.close(master)
+        exc = await proto.done
+        assert tr.get_write_buffer_size() == 0
+        return exc, proto
+
+    exc, proto = run(loop, main())
+    assert isinstance(exc, OSError) and exc.errno == errno.EIO
+    assert proto.events == ["connection_made", "pause_writing", "connection_lost"]
+    assert errors == []
+
+
 def test_write_pipe_abort_drops_queue(loop):
     rfd, wfd = os.pipe()
     pipe = open(wfd, "wb", buffering=0)

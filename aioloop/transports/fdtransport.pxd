@@ -1,0 +1,30 @@
+cdef class FdTransport(FdWatcher):
+    # What every transport shares, socket or pipe: the loop, the protocol,
+    # extra info, the closing state, poller registration, write flow control
+    # and fatal errors. Loop thread only. `_loop` and `_protocol` become None
+    # once connection_lost() has run.
+    cdef:
+        readonly NetLoop _loop
+        object _protocol
+        readonly dict _extra
+        bint _closing           # close(), a fatal error or (pipes) EOF began
+        bint _paused            # pause_reading() (transports that read)
+        # Write flow control (asyncio.transports._FlowControlMixin): the
+        # protocol is paused above _high_water bytes buffered, and resumed
+        # once at most _low_water are left.
+        Py_ssize_t _high_water
+        Py_ssize_t _low_water
+        bint _protocol_paused
+        object __weakref__      # asyncio's Server (3.13) keeps a WeakSet of clients
+
+    cdef int _set_protocol(self, object protocol) except -1
+    cdef int _want_read(self, bint on) except -1
+    cdef int _want_write(self, bint on) except -1
+    cdef Py_ssize_t _write_buffer_size(self)
+    cdef int _clear_write_buffer(self) except -1
+    cdef int _maybe_pause_protocol(self) except -1
+    cdef int _maybe_resume_protocol(self) except -1
+    cdef int _call_exception_handler(self, str message, object exc) except -1
+    cdef int _fatal_error(self, object exc, str message) except -1
+    cdef int _write_failed(self, object exc, str message) except -1
+    cpdef int _force_close(self, object exc) except -1
