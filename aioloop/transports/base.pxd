@@ -15,7 +15,9 @@ cdef class SocketTransport(FdWatcher):
         int _conn_lost         # >0 once connection_lost is scheduled
         Py_ssize_t _high_water
         Py_ssize_t _low_water
-        bint _protocol_paused
+        # Read by asyncio's loop.sendfile() fallback
+        # (base_events._SendfileFallbackProtocol).
+        readonly bint _protocol_paused
         object __weakref__     # asyncio's Server (3.13) keeps a WeakSet of clients
 
     cdef int _init(self, NetLoop loop, object sock, object protocol,

@@ -15,6 +15,14 @@ cdef object _BufferedProtocol = _asyncio.BufferedProtocol
 cdef object _set_result_unless_cancelled = _asyncio.futures._set_result_unless_cancelled
 cdef object _SendfileMode = _aio_constants._SendfileMode
 
+# What isinstance() sees (transports/base.pyx): asyncio's socket transports
+# are transports._FlowControlMixin instances, and loop.sendfile()'s
+# read/write fallback (base_events._SendfileFallbackProtocol) refuses any
+# other transport.
+class _StreamTransportClass(_asyncio.transports._FlowControlMixin, _asyncio.Transport):
+    __slots__ = ()
+_StreamTransportClass.__name__ = _StreamTransportClass.__qualname__ = 'StreamTransport'
+
 cdef enum:
     # Reads at least this large switch a transport to sizing the next read
     # with FIONREAD and receiving into the final bytes object (no copy).
@@ -26,6 +34,9 @@ cdef class StreamTransport(SocketTransport):
 
     _start_tls_compatible = True
     _sendfile_compatible = _SendfileMode.TRY_NATIVE
+
+    def _asyncio_class(self):
+        return _StreamTransportClass
 
     cdef int _set_protocol(self, object protocol) except -1:
         SocketTransport._set_protocol(self, protocol)
