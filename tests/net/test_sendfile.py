@@ -8,6 +8,7 @@ import io
 import os
 import socket
 import ssl
+import sys
 
 import pytest
 
@@ -247,7 +248,7 @@ class SlowStartSink(asyncio.Protocol):
         await self.got
 
 
-async def _sendfile_pair(loop, kind, unix_path, tls_ctx):
+async def _sendfile_pair(loop, kind, unix_path, tls_ctx, small_buffers=False):
     """(client transport, client protocol, sink, server) for `kind`."""
     sink = None
 
@@ -269,10 +270,11 @@ async def _sendfile_pair(loop, kind, unix_path, tls_ctx):
     while sink is None:
         await asyncio.sleep(0)
     await sink.conns
-    # Small kernel buffers, so that a peer that does not read soon holds the
-    # sender back (loopback buffers take megabytes otherwise).
-    t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
-    sink.t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    if small_buffers:
+        # So that a peer that does not read holds the sender back soon
+        # (loopback buffers take megabytes otherwise).
+        t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+        sink.t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
     return t, p, sink, server
 
 
@@ -281,12 +283,19 @@ def test_sendfile_fallback_for_a_file_without_fileno(run, kind, unix_path, reque
     """io.BytesIO has no fileno(): loop.sendfile() reads and writes it, 16 KiB
     at a time, waiting while the transport's protocol is paused for writing;
     the file position ends after the data sent."""
+    if run.name == "asyncio" and sys.version_info >= (3, 12) and kind != "tls":
+        # Its fallback reads every block into one bytearray, and from 3.12 on
+        # the socket transport queues a view of what the kernel did not take
+        # instead of a copy: the next block overwrites it (the peer gets
+        # corrupt data once the write buffer is used, as here).
+        pytest.skip("stock asyncio 3.12+ corrupts data queued by the fallback")
     data = os.urandom(FALLBACK_SIZE)
     tls_ctx = _tls(request) if kind == "tls" else None
 
     async def main():
         loop = asyncio.get_running_loop()
-        t, p, sink, server = await _sendfile_pair(loop, kind, unix_path, tls_ctx)
+        t, p, sink, server = await _sendfile_pair(loop, kind, unix_path, tls_ctx,
+                                                  small_buffers=True)
         async with server:
             high = 64 * 1024
             t.set_write_buffer_limits(high=high)
@@ -414,7 +423,7 @@ def test_sendfile_fallback_fails_when_the_connection_is_lost(run, unix_path):
     caller's protocol."""
     async def main():
         loop = asyncio.get_running_loop()
-        t, p, sink, server = await _sendfile_pair(loop, "tcp", unix_path, None)
+        t, p, sink, server = await _sendfile_pair(loop, "tcp", unix_path, None, small_buffers=True)
         async with server:
             f = io.BytesIO(os.urandom(FALLBACK_SIZE))
             task = asyncio.ensure_future(loop.sendfile(t, f))

@@ -720,6 +720,10 @@ def test_writelines_with_a_gapped_memoryview(run):
     memoryview(b"abcdef")[::-1][::-1],
 ], ids=["slice", "2d", "reversed-twice"])
 def test_write_of_contiguous_memoryviews_of_any_shape(run, view):
+    if run.name == "asyncio" and sys.version_info >= (3, 12) and view.ndim > 1:
+        # Its queue advances by len() (rows), not bytes: CPython gh-135862.
+        pytest.skip("stock asyncio 3.12+ garbles a queued multi-dimensional view")
+
     async def main():
         loop = asyncio.get_running_loop()
         t, p, b = await _gapped_pair(loop)
