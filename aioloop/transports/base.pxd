@@ -31,4 +31,5 @@ cdef class SocketTransport(FdWatcher):
     cdef int _maybe_resume_protocol(self) except -1
     cdef int _fatal_error(self, object exc, str message) except -1
     cpdef int _force_close(self, object exc) except -1
+    cdef bint admits_readers(self)
     cdef int _set_protocol(self, object protocol) except -1

@@ -72,6 +72,11 @@ cdef class SocketTransport(FdWatcher):
     def is_closing(self):
         return self._closing
 
+    cdef bint admits_readers(self):
+        # asyncio refuses add_reader() & co. on a transport's fd only while
+        # it is not closing (selector_events._ensure_fd_no_transport).
+        return self._closing
+
     cdef int _set_protocol(self, object protocol) except -1:
         self._protocol = protocol
         self._protocol_connected = True
