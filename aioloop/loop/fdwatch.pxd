@@ -12,6 +12,7 @@ cdef class FdWatcher:
 
     cdef int on_events(self, EventLoopCore loop, uint32_t events) except -1
     cdef int dispatch(self, uint32_t events) except -1
+    cdef bint admits_readers(self)
 
 
 cdef class ReaderWriter(FdWatcher):
@@ -25,3 +26,7 @@ cdef class ReaderWriter(FdWatcher):
         # fileno() no longer works (a closed socket says -1).
         object fileobj
         object lazy_ref     # weakref to the file object of a lazy removal
+        # A closing transport whose fd this is (see EventLoopCore._add_fd_callback):
+        # its `mask` is what it still wants, included in ours; it gets those
+        # events from on_events(). Until its connection_lost() (_fd_detach).
+        FdWatcher transport

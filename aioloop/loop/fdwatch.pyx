@@ -23,6 +23,11 @@ cdef class FdWatcher:
     cdef int dispatch(self, uint32_t events) except -1:
         return 0
 
+    cdef bint admits_readers(self):
+        # May add_reader()/add_writer() share this watcher's fd? asyncio
+        # allows it on a closing socket transport's fd (transports/base.pyx).
+        return False
+
 
 cdef class ReaderWriter(FdWatcher):
     cdef int on_events(self, EventLoopCore loop, uint32_t events) except -1:
@@ -30,6 +35,8 @@ cdef class ReaderWriter(FdWatcher):
         # cancelled reader's removal below may drop this watcher.
         cdef Handle reader = self.reader
         cdef Handle writer = self.writer
+        cdef FdWatcher transport = self.transport
+        cdef uint32_t shared = transport.mask if transport is not None else 0
         cdef uint32_t idle = 0
         if events & ~EPOLLOUT and self.mask & EPOLLIN:
             if reader is None:
@@ -45,6 +52,12 @@ cdef class ReaderWriter(FdWatcher):
                 loop._remove_fd_callback(self.fd, False)
             else:
                 loop._ready.push(writer)
+        idle &= ~shared
         if idle:
             loop._fd_drop_bits(self, idle)
+        # The closing transport's own events go to it, after the callbacks
+        # (asyncio has them in one selector key: reader, then writer).
+        if (shared & EPOLLIN and events & ~EPOLLOUT or
+                shared & EPOLLOUT and events & ~EPOLLIN):
+            transport.on_events(loop, events)
         return 0

@@ -55,4 +55,6 @@ cdef class EventLoopCore:
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)
     cdef object _remove_fd_callback(self, int fd, bint reading, bint lazy=*)
     cdef int _fd_drop_bits(self, ReaderWriter rw, unsigned int bits) except -1
+    cdef int _fd_share_mask(self, ReaderWriter rw, unsigned int mask) except -1
+    cdef int _fd_unshare_if_idle(self, ReaderWriter rw) except -1
     cdef int _registered_fd(self, object fileobj) except -2

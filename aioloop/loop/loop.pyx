@@ -558,6 +558,9 @@ cdef class EventLoopCore:
         (EPERM for a regular file, EBADF for a closed fd) nothing changes."""
         if mask == w.mask:
             return 0
+        cdef FdWatcher slot = self._fd_watcher(w.fd)
+        if slot is not w and isinstance(slot, ReaderWriter) and (<ReaderWriter>slot).transport is w:
+            return self._fd_share_mask(<ReaderWriter>slot, mask)
         self._check_fork()
         if mask == 0:
             self._poller.ctl(EPOLL_CTL_DEL, w.fd, 0)
@@ -596,6 +599,29 @@ cdef class EventLoopCore:
 
     cdef int _fd_detach(self, FdWatcher w) except -1:
         """Unregister w (before its fd is closed) and free its slot."""
+        cdef ReaderWriter rw
+        slot = self._fd_watcher(w.fd)
+        if slot is not w and isinstance(slot, ReaderWriter) and (<ReaderWriter>slot).transport is w:
+            # Readers and writers added while w was closing go with its
+            # socket: the kernel drops a closed fd from the epoll set, and a
+            # registration left behind would refuse (or never serve) the next
+            # socket that gets this fd number. (asyncio's selector keeps such
+            # a stale key until remove_reader().) Their handles are not
+            # cancelled: one already queued for this pass still runs, as on
+            # asyncio.
+            rw = <ReaderWriter>slot
+            rw.transport = None
+            w.mask = 0
+            rw.reader = None
+            rw.writer = None
+            rw.fileobj = None
+            rw.lazy_ref = None
+            try:
+                self._fd_set_mask(rw, 0)
+            except OSError:
+                self._fd_forget(rw, 0)
+            self._fds[w.fd] = None
+            return 0
         try:
             self._fd_set_mask(w, 0)
         except OSError:
@@ -638,15 +664,54 @@ cdef class EventLoopCore:
 
     cdef int _fd_drop_bits(self, ReaderWriter rw, unsigned int bits) except -1:
         cdef unsigned int mask = rw.mask & ~bits
+        if rw.transport is not None:
+            mask |= rw.transport.mask     # still wanted by the closing transport
         try:
             self._fd_set_mask(rw, mask)
         except OSError:
             # The fd was closed before being removed: the kernel has already
             # forgotten it. Forget it here too.
             self._fd_forget(rw, mask)
-        if rw.mask == 0 and rw.reader is None and rw.writer is None:
+        if rw.transport is not None:
+            self._fd_unshare_if_idle(rw)
+        elif rw.mask == 0 and rw.reader is None and rw.writer is None:
             if self._fd_watcher(rw.fd) is rw:
                 self._fds[rw.fd] = None
+        return 0
+
+    # A closing socket transport's fd may get readers and writers (asyncio
+    # refuses them only while the transport is open). The fd table has one
+    # watcher per fd, so a ReaderWriter takes the slot and the kernel
+    # registration, and serves the transport as `rw.transport`: rw.mask (the
+    # registration) = its callbacks' events | transport.mask (what the
+    # transport still wants: EPOLLOUT while its write queue drains). The
+    # slot goes back to the transport once the callbacks are gone, or is
+    # freed with them at the transport's connection_lost() (_fd_detach).
+
+    cdef int _fd_share_mask(self, ReaderWriter rw, unsigned int mask) except -1:
+        """rw.transport now wants `mask` (_fd_set_mask() on it lands here)."""
+        cdef FdWatcher t = rw.transport
+        # rw's own events: its callbacks', and what a lazy removal left.
+        cdef unsigned int own = rw.mask & ~t.mask
+        if rw.reader is not None:
+            own |= EPOLLIN
+        if rw.writer is not None:
+            own |= EPOLLOUT
+        self._fd_set_mask(rw, own | mask)
+        t.mask = mask       # not counted in _n_watched: rw is, for both
+        return self._fd_unshare_if_idle(rw)
+
+    cdef int _fd_unshare_if_idle(self, ReaderWriter rw) except -1:
+        """Give the slot back to rw.transport once rw registers nothing of its own."""
+        cdef FdWatcher t = rw.transport
+        if rw.reader is not None or rw.writer is not None or rw.mask & ~t.mask:
+            return 0
+        # rw.mask == t.mask: the kernel registration and its place in
+        # _n_watched pass to t unchanged.
+        rw.transport = None
+        rw.mask = 0
+        if self._fd_watcher(rw.fd) is rw:
+            self._fds[rw.fd] = t
         return 0
 
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args):
@@ -664,6 +729,14 @@ cdef class EventLoopCore:
             rw.fileobj = fileobj
         elif isinstance(w, ReaderWriter):
             rw = <ReaderWriter>w
+        elif w.admits_readers():
+            # A closing transport's fd: share it (see _fd_share_mask). rw
+            # takes over the transport's registration; the slot is rw's below.
+            rw = ReaderWriter.__new__(ReaderWriter)
+            rw.fd = fd
+            rw.mask = w.mask
+            rw.fileobj = fileobj
+            rw.transport = w
         else:
             raise RuntimeError(f'File descriptor {fileobj!r} is used by transport {w!r}')
         cdef unsigned int bit = EPOLLIN if reading else EPOLLOUT

@@ -11,3 +11,4 @@ cdef class SocketTransport(FdTransport):
 
     cdef int _init(self, NetLoop loop, object sock, object protocol,
                    object extra, object server) except -1
+    cdef bint admits_readers(self)

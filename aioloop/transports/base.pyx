@@ -61,6 +61,11 @@ cdef class SocketTransport(FdTransport):
     def _asyncio_class(self):
         return _asyncio.Transport
 
+    cdef bint admits_readers(self):
+        # asyncio refuses add_reader() & co. on a transport's fd only while
+        # it is not closing (selector_events._ensure_fd_no_transport).
+        return self._closing
+
     cdef int _set_protocol(self, object protocol) except -1:
         self._protocol = protocol
         self._protocol_connected = True

@@ -14,7 +14,9 @@ cdef class FdTransport(FdWatcher):
         # once at most _low_water are left.
         Py_ssize_t _high_water
         Py_ssize_t _low_water
-        bint _protocol_paused
+        # Read by asyncio's loop.sendfile() fallback
+        # (base_events._SendfileFallbackProtocol).
+        readonly bint _protocol_paused
         object __weakref__      # asyncio's Server (3.13) keeps a WeakSet of clients
 
     cdef int _set_protocol(self, object protocol) except -1

@@ -287,6 +287,10 @@ cdef class WritePipeTransport(PipeTransport):
             self._conn_lost += 1
             return
         if self._wq.size:
+            if type(data) is memoryview and not data.c_contiguous:
+                # A memoryview with gaps (view[::2]): asyncio's bytearray
+                # buffer refuses it.
+                raise TypeError("can't concat memoryview to bytearray")
             self._wq.push(data, 0)
             self._maybe_pause_protocol()
             return
@@ -294,7 +298,13 @@ cdef class WritePipeTransport(PipeTransport):
             n = _c_write(self.fd, PyBytes_AS_STRING(data), total)
             err = errno
         else:
-            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            try:
+                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            except BufferError as exc:
+                # A memoryview with gaps: asyncio's os.write() fails on it.
+                self._conn_lost += 1
+                self._fatal_error(exc, 'Fatal write error on pipe transport')
+                return
             try:
                 n = _c_write(self.fd, view.buf, view.len)
                 err = errno

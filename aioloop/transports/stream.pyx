@@ -15,6 +15,36 @@ cdef object _BufferedProtocol = _asyncio.BufferedProtocol
 cdef object _set_result_unless_cancelled = _asyncio.futures._set_result_unless_cancelled
 cdef object _SendfileMode = _aio_constants._SendfileMode
 
+# What isinstance() sees (transports/base.pyx): asyncio's socket transports
+# are transports._FlowControlMixin instances, and loop.sendfile()'s
+# read/write fallback (base_events._SendfileFallbackProtocol) refuses any
+# other transport.
+class _StreamTransportClass(_asyncio.transports._FlowControlMixin, _asyncio.Transport):
+    __slots__ = ()
+_StreamTransportClass.__name__ = _StreamTransportClass.__qualname__ = 'StreamTransport'
+
+# asyncio's socket transport queues memoryviews from 3.12 on (a bytearray
+# before): what a memoryview with gaps does to write() depends on it.
+cdef bint _QUEUE_HOLDS_VIEWS = _sys.version_info >= (3, 12)
+
+
+cdef int _write_gapped_view(StreamTransport t, object data) except -1:
+    # write() of a memoryview with gaps (view[::2]) behind queued data.
+    # asyncio 3.11 appends it to its bytearray buffer, which refuses it; 3.12+
+    # queue the view itself and fail the transport when sendmsg() reaches it,
+    # dropping what was queued with it. We fail it at once: the same error,
+    # connection_lost(BufferError) and lost data, only sooner.
+    cdef Py_buffer view
+    if not _QUEUE_HOLDS_VIEWS:
+        raise TypeError("can't set bytearray slice from memoryview")
+    try:
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    except BufferError as exc:
+        t._fatal_error(exc, 'Fatal write error on socket transport')
+        return 0
+    PyBuffer_Release(&view)
+    raise AssertionError('not a memoryview with gaps')
+
 cdef enum:
     # Reads at least this large switch a transport to sizing the next read
     # with FIONREAD and receiving into the final bytes object (no copy).
@@ -28,6 +58,9 @@ cdef class StreamTransport(SocketTransport):
 
     def __cinit__(self, *args, **kwargs):
         self._wq = WriteQueue.__new__(WriteQueue)
+
+    def _asyncio_class(self):
+        return _StreamTransportClass
 
     cdef int _set_protocol(self, object protocol) except -1:
         SocketTransport._set_protocol(self, protocol)
@@ -188,6 +221,9 @@ cdef class StreamTransport(SocketTransport):
             return
         if self._wq.size:
             if len(data):
+                if type(data) is memoryview and not data.c_contiguous:
+                    _write_gapped_view(self, data)
+                    return
                 self._wq.push(data, 0)
                 self._maybe_pause_protocol()
             return
@@ -198,7 +234,13 @@ cdef class StreamTransport(SocketTransport):
             n = send(self._sock_fd, PyBytes_AS_STRING(data), total, MSG_NOSIGNAL)
             err = errno
         else:
-            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            try:
+                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            except BufferError as exc:
+                # A memoryview with gaps (view[::2]): asyncio's sock.send()
+                # fails on it the same way, and that is a fatal write error.
+                self._fatal_error(exc, 'Fatal write error on socket transport')
+                return
             try:
                 if view.len == 0:
                     return
@@ -229,11 +271,23 @@ cdef class StreamTransport(SocketTransport):
         # half-queued (asyncio builds its memoryviews first), or the queue
         # would hold data with EPOLLOUT never armed, and the connection stall.
         items = list_of_data if type(list_of_data) is list else list(list_of_data)
-        for data in items:
+        gap = -1     # the first memoryview with gaps (view[::2]), if any
+        for i, data in enumerate(items):
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError(f'data argument must be a bytes-like object, '
                                 f'not {type(data).__name__!r}')
+            if gap < 0 and type(data) is memoryview and not data.c_contiguous:
+                gap = i
+        if gap >= 0 and not _QUEUE_HOLDS_VIEWS:
+            # 3.11: WriteTransport.writelines() is b''.join(list_of_data).
+            raise TypeError(f'sequence item {gap}: expected a bytes-like object, '
+                            f'memoryview found')
         if self._conn_lost:
+            return
+        if gap >= 0:
+            # 3.12+: the sendmsg() of the queue fails at once (writelines()
+            # flushes): nothing is sent and the transport fails.
+            _write_gapped_view(self, items[gap])
             return
         for data in items:
             if len(data):

@@ -1,10 +1,14 @@
 """loop.sendfile(): os.sendfile() on a plain stream transport, the
-read/write fallback on a TLS transport; checksums end to end."""
+read/write fallback on a TLS transport and for files os.sendfile() cannot
+send (no fileno(), a pipe); checksums end to end."""
 
 import asyncio
 import hashlib
+import io
 import os
+import socket
 import ssl
+import sys
 
 import pytest
 
@@ -205,3 +209,249 @@ def test_sendfile_over_unix_stream(run, big_file, unix_path):
             t.close()
             await p.closed
     run(main, timeout=120)
+
+
+# --- the read/write fallback (base_events._sendfile_fallback) -----------------
+
+FALLBACK_SIZE = 1_000_000
+
+
+class SlowStartSink(asyncio.Protocol):
+    """Collects what arrives; reading starts paused (resume() starts it), so
+    the sender's write buffer fills and flow control has to hold it back."""
+
+    def __init__(self):
+        loop = asyncio.get_running_loop()
+        self.data = bytearray()
+        self.conns = loop.create_future()
+        self.closed = loop.create_future()
+        self.want = None
+        self.got = loop.create_future()
+
+    def connection_made(self, t):
+        self.t = t
+        t.pause_reading()
+        self.conns.set_result(t)
+
+    def data_received(self, data):
+        self.data += data
+        if self.want is not None and len(self.data) >= self.want and not self.got.done():
+            self.got.set_result(None)
+
+    def connection_lost(self, exc):
+        self.closed.set_result(exc)
+
+    async def expect(self, n):
+        self.want = n
+        if len(self.data) >= n:
+            return
+        await self.got
+
+
+async def _sendfile_pair(loop, kind, unix_path, tls_ctx, small_buffers=False):
+    """(client transport, client protocol, sink, server) for `kind`."""
+    sink = None
+
+    def make_sink():
+        nonlocal sink
+        sink = SlowStartSink()
+        return sink
+
+    sctx, cctx = tls_ctx if kind == "tls" else (None, None)
+    if kind == "unix":
+        server = await loop.create_unix_server(make_sink, unix_path)
+        t, p = await loop.create_unix_connection(Recorder, unix_path)
+    else:
+        server = await loop.create_server(make_sink, "127.0.0.1", 0, ssl=sctx)
+        port = server.sockets[0].getsockname()[1]
+        t, p = await loop.create_connection(
+            Recorder, "127.0.0.1", port, ssl=cctx,
+            server_hostname="localhost" if kind == "tls" else None)
+    while sink is None:
+        await asyncio.sleep(0)
+    await sink.conns
+    if small_buffers:
+        # So that a peer that does not read holds the sender back soon
+        # (loopback buffers take megabytes otherwise).
+        t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+        sink.t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    return t, p, sink, server
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix", "tls"])
+def test_sendfile_fallback_for_a_file_without_fileno(run, kind, unix_path, request):
+    """io.BytesIO has no fileno(): loop.sendfile() reads and writes it, 16 KiB
+    at a time, waiting while the transport's protocol is paused for writing;
+    the file position ends after the data sent."""
+    if run.name == "asyncio" and sys.version_info >= (3, 12) and kind != "tls":
+        # Its fallback reads every block into one bytearray, and from 3.12 on
+        # the socket transport queues a view of what the kernel did not take
+        # instead of a copy: the next block overwrites it (the peer gets
+        # corrupt data once the write buffer is used, as here).
+        pytest.skip("stock asyncio 3.12+ corrupts data queued by the fallback")
+    data = os.urandom(FALLBACK_SIZE)
+    tls_ctx = _tls(request) if kind == "tls" else None
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        t, p, sink, server = await _sendfile_pair(loop, kind, unix_path, tls_ctx,
+                                                  small_buffers=True)
+        async with server:
+            high = 64 * 1024
+            t.set_write_buffer_limits(high=high)
+            peak = 0
+
+            async def watch():
+                nonlocal peak
+                while True:
+                    peak = max(peak, t.get_write_buffer_size())
+                    await asyncio.sleep(0.001)
+
+            watcher = asyncio.ensure_future(watch())
+            f = io.BytesIO(data)
+            task = asyncio.ensure_future(loop.sendfile(t, f))
+            await asyncio.sleep(0.1)
+            assert not task.done()      # the peer does not read: held back
+            sink.t.resume_reading()
+            assert await task == FALLBACK_SIZE
+            watcher.cancel()
+            assert f.tell() == FALLBACK_SIZE
+            # The fallback writes one block past the high-water mark at most.
+            assert peak <= high + 16384, peak
+            await sink.expect(FALLBACK_SIZE)
+            assert bytes(sink.data) == data
+            # The transport is the caller's again: its protocol, reading, writing.
+            assert t.get_protocol() is p
+            assert t.is_reading()
+            sink.t.write(b"pong")
+            await p.wait_bytes(4)
+            t.write(b"!")
+            await sink.expect(FALLBACK_SIZE + 1)
+            t.close()
+            assert await p.closed is None
+            await sink.closed
+    run(main, timeout=60)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "tls"])
+def test_sendfile_fallback_honours_offset_and_count(run, kind, unix_path, request):
+    data = os.urandom(200_000)
+    tls_ctx = _tls(request) if kind == "tls" else None
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        t, p, sink, server = await _sendfile_pair(loop, kind, unix_path, tls_ctx)
+        sink.t.resume_reading()
+        async with server:
+            f = io.BytesIO(data)
+            assert await loop.sendfile(t, f, 1000, 50_000) == 50_000
+            assert f.tell() == 51_000
+            assert await loop.sendfile(t, f, 150_000) == 50_000     # to EOF
+            assert f.tell() == 200_000
+            # An offset past the end sends nothing and leaves the position there.
+            assert await loop.sendfile(t, f, 300_000) == 0
+            assert f.tell() == 300_000
+            await sink.expect(100_000)
+            assert bytes(sink.data) == data[1000:51_000] + data[150_000:]
+            t.close()
+            await p.closed
+    run(main)
+
+
+def test_sendfile_without_fallback_on_a_file_without_fileno(run, unix_path):
+    async def main():
+        loop = asyncio.get_running_loop()
+        t, p, sink, server = await _sendfile_pair(loop, "tcp", unix_path, None)
+        sink.t.resume_reading()
+        async with server:
+            f = io.BytesIO(b"x" * 1000)
+            with pytest.raises(asyncio.SendfileNotAvailableError, match="not a regular file"):
+                await loop.sendfile(t, f, fallback=False)
+            assert f.tell() == 0
+            # Nothing was sent, and the transport works as before.
+            assert t.is_reading() and not t.is_closing()
+            t.write(b"after")
+            await sink.expect(5)
+            assert bytes(sink.data) == b"after"
+            t.close()
+            await p.closed
+    run(main)
+
+
+class PipeSource:
+    """A readable stream with a real fileno() that os.sendfile() refuses (a
+    pipe cannot be read at an offset), and no seek(): asyncio's fallback
+    then leaves the position alone, as it must for a stream."""
+
+    def __init__(self, data):
+        r, w = os.pipe()
+        os.write(w, data)
+        os.close(w)
+        self.f = open(r, "rb", buffering=0)
+
+    def fileno(self):
+        return self.f.fileno()
+
+    def readinto(self, buf):
+        return self.f.readinto(buf)
+
+
+def test_sendfile_fallback_when_os_sendfile_refuses_the_file(run, unix_path):
+    data = os.urandom(50_000)     # fits in the pipe's buffer
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        t, p, sink, server = await _sendfile_pair(loop, "tcp", unix_path, None)
+        sink.t.resume_reading()
+        async with server:
+            src = PipeSource(data)
+            with src.f:
+                with pytest.raises(asyncio.SendfileNotAvailableError, match="os.sendfile call failed"):
+                    await loop.sendfile(t, src, 0, len(data), fallback=False)
+                assert t.is_reading()
+                assert await loop.sendfile(t, src, 0, len(data)) == len(data)
+            await sink.expect(len(data))
+            assert bytes(sink.data) == data
+            t.close()
+            await p.closed
+    run(main)
+
+
+def test_sendfile_fallback_fails_when_the_connection_is_lost(run, unix_path):
+    """The peer resets the connection while the fallback waits for the write
+    buffer to drain: sendfile() raises, connection_lost() reaches the
+    caller's protocol."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        t, p, sink, server = await _sendfile_pair(loop, "tcp", unix_path, None, small_buffers=True)
+        async with server:
+            f = io.BytesIO(os.urandom(FALLBACK_SIZE))
+            task = asyncio.ensure_future(loop.sendfile(t, f))
+            await asyncio.sleep(0.1)
+            assert not task.done()
+            sink.t.abort()
+            with pytest.raises(ConnectionResetError):
+                await task
+            assert isinstance(await p.closed, ConnectionResetError)
+            assert 0 < f.tell() < FALLBACK_SIZE
+    run(main)
+
+
+def test_sendfile_on_datagram_and_pipe_transports_is_not_supported(run, tmp_path):
+    async def main():
+        loop = asyncio.get_running_loop()
+        f = io.BytesIO(b"data")
+        dt, dp = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                     local_addr=("127.0.0.1", 0))
+        with pytest.raises(RuntimeError, match="sendfile is not supported"):
+            await loop.sendfile(dt, f)
+        dt.close()
+        r, w = os.pipe()
+        with open(r, "rb", buffering=0) as rf:
+            pt, pp = await loop.connect_write_pipe(asyncio.BaseProtocol, open(w, "wb", buffering=0))
+            with pytest.raises(RuntimeError, match="sendfile is not supported"):
+                await loop.sendfile(pt, f)
+            pt.close()
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    run(main)

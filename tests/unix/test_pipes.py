@@ -373,6 +373,56 @@ def test_write_pipe_rejects_non_bytes(loop, loop_name):
     os.close(rfd)
 
 
+def test_write_pipe_gapped_memoryview_is_a_fatal_write_error(loop):
+    """os.write() refuses a memoryview with gaps (view[::2]) with BufferError:
+    a fatal write error, as any other failure of the write."""
+    rfd, wfd = os.pipe()
+    pipe = open(wfd, "wb", buffering=0)
+    errors = []
+    loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+    async def main():
+        tr, proto = await loop.connect_write_pipe(lambda: RecordingProtocol(loop), pipe)
+        assert tr.write(memoryview(b"abcdef")[::2]) is None
+        assert tr.is_closing()
+        return await proto.done
+
+    exc = run(loop, main())
+    assert isinstance(exc, BufferError)
+    assert [(e["message"], e["exception"]) for e in errors] == [
+        ("Fatal write error on pipe transport", exc)]
+    with open(rfd, "rb") as r:
+        assert r.read() == b""
+
+
+def test_write_pipe_gapped_memoryview_behind_queued_data_raises(loop):
+    """Behind queued data asyncio appends to its bytearray buffer, which
+    refuses a memoryview with gaps: TypeError, and the transport goes on."""
+    rfd, wfd = os.pipe()
+    pipe = open(wfd, "wb", buffering=0)
+    payload = os.urandom(512 * 1024)
+
+    async def main():
+        tr, proto = await loop.connect_write_pipe(lambda: RecordingProtocol(loop), pipe)
+        tr.write(payload)
+        assert tr.get_write_buffer_size() > 0
+        with pytest.raises(TypeError, match="can't concat memoryview to bytearray"):
+            tr.write(memoryview(b"abcdef")[::2])
+        tr.write(memoryview(b"abcdef")[::1])
+        tr.close()
+        chunks = []
+        t = threading.Thread(target=_drain_fd, args=(rfd, chunks))
+        t.start()
+        exc = await proto.done
+        await loop.run_in_executor(None, t.join)
+        return exc, chunks
+
+    exc, chunks = run(loop, main())
+    os.close(rfd)
+    assert exc is None
+    assert b"".join(chunks) == payload + b"abcdef"
+
+
 # --- FIFOs, ptys, sockets -----------------------------------------------------
 
 
