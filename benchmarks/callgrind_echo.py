@@ -24,7 +24,17 @@ epoll_wait (read from /proc/PID/stat and /proc/PID/wchan), so every round trip
 starts from an idle server, goes through one wake-up, and the count does not
 depend on how fast valgrind happens to run: a request that arrived early would
 otherwise be picked up without an epoll_wait, and the figure would drift with
-the machine's load.  PYTHONHASHSEED is fixed for the same reason.
+the machine's load.
+
+What is left to chance is the heap.  A 1 KiB bytes object is too big for
+Python's own allocator, so every read calls libc malloc, and how many
+instructions malloc and free take depends on where earlier allocations left
+free chunks: anything that changes start-up (the hash seed, the length of this
+file) moves the figure of a malloc-heavy cell by a few per cent.  So each cell
+is counted under L heap layouts (layout i: PYTHONHASHSEED=i and 3i blocks
+taken from malloc and kept before the loop starts), and the figure is the
+median over them, shown with the minimum and maximum when they differ.  For a
+given layout the count repeats exactly.
 
 The servers are defined in this file, mirroring aioloop/bench/echo.py, and the
 server process imports nothing but the loop's module, so the same server code
@@ -35,8 +45,8 @@ compiled by aioloop/bench/cbuild.py), protocol style only.
 
 ``--top K`` lists, per cell, the K functions with the largest self cost per
 round trip (the same difference of the two runs, function by function, from
-callgrind_annotate) and the split by shared object (interpreter, extension
-module, libc).  Needs valgrind (callgrind_annotate comes with it) and Linux.
+callgrind_annotate, for the median layout) and the split by shared object
+(interpreter, extension module, libc).  Needs valgrind (callgrind_annotate comes with it) and Linux.
 """
 
 import argparse
@@ -50,6 +60,7 @@ import re
 import select
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -159,9 +170,15 @@ async def serve_sock(loop):
 SERVERS = {"protocol": serve_protocol, "streams": serve_streams, "sock": serve_sock}
 
 
-def serve(kind, factory):
+_ballast = []
+
+
+def serve(kind, factory, layout=0):
     """Start the KIND echo server on a loop from FACTORY ("module:function"), say
-    {"ready": PORT, "pid": PID, "module": FILE} on stdout, serve until killed."""
+    {"ready": PORT, "pid": PID, "module": FILE} on stdout, serve until killed.
+    LAYOUT > 0 first takes a few blocks from libc malloc and keeps them, which moves
+    where the server's own allocations land (see --layouts)."""
+    _ballast.extend(bytearray(600 + 97 * i) for i in range(3 * layout))
     module_name, _, func = factory.partition(":")
     module = importlib.import_module(module_name)
     loop = getattr(module, func)()
@@ -272,17 +289,17 @@ def warm(spec):
         raise Failure(f"{spec.factory} does not load: {proc.stderr.strip()[-300:]}")
 
 
-def count(spec, kind, round_trips, size, workdir, ref):
+def count(spec, kind, round_trips, size, workdir, ref, layout):
     """Run one server under callgrind for round_trips round trips; return the
     path of its callgrind output, and the server's ready line."""
-    tag = f"{spec.name}.{kind}.{round_trips}"
+    tag = f"{spec.name}.{kind}.L{layout}.{round_trips}"
     out, log = workdir / f"{tag}.callgrind", workdir / f"{tag}.valgrind.log"
     if spec.native:
         target = [ref, "0", "echo"]
     else:
-        target = [spec.python, os.path.abspath(__file__), "--serve", kind, spec.factory]
+        target = [spec.python, os.path.abspath(__file__), "--serve", kind, spec.factory, str(layout)]
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", f"--log-file={log}", *target]
-    env = dict(os.environ, PYTHONHASHSEED="0")
+    env = dict(os.environ, PYTHONHASHSEED=str(layout))
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, text=True)
     try:
@@ -374,14 +391,23 @@ def per_round_trip(small, large, n):
     return funcs, objects, where
 
 
-def measure(spec, kind, n, size, workdir, ref, top):
+def measure(spec, kind, n, size, workdir, ref, top, layouts):
+    """One cell: for each heap layout, the count per round trip from an N and a 2N
+    run; the cell's figure is their median, with their minimum and maximum."""
     warm(spec)
-    small, ready = count(spec, kind, n, size, workdir, ref)
-    large, _ = count(spec, kind, 2 * n, size, workdir, ref)
-    ir_small, ir_large = total_ir(small), total_ir(large)
-    cell = {"ir_per_round_trip": (ir_large - ir_small) / n, "ir_total": [ir_small, ir_large],
+    runs = []
+    for layout in range(1 if spec.native else layouts):  # the C server mallocs nothing per request
+        small, ready = count(spec, kind, n, size, workdir, ref, layout)
+        large, _ = count(spec, kind, 2 * n, size, workdir, ref, layout)
+        ir_small, ir_large = total_ir(small), total_ir(large)
+        runs.append(((ir_large - ir_small) / n, layout, small, large))
+    per_layout = [r[0] for r in runs]
+    middle, _, small, large = sorted(runs)[(len(runs) - 1) // 2]
+    cell = {"ir_per_round_trip": statistics.median(per_layout),
+            "min": min(per_layout), "max": max(per_layout), "per_layout": per_layout,
             "module": ready.get("module"), "version": ready.get("version")}
-    if top:
+    if top:  # from the layout whose figure is the median (the lower middle one for an even count)
+        cell["top_layout"] = per_layout.index(middle)
         funcs, objects, where = per_round_trip(small, large, n)
         cell["top_functions"] = [
             {"function": f, "object": where.get(f, "???"), "ir": round(v, 1)}
@@ -411,29 +437,38 @@ def fmt_ir(v):
     return "" if v is None else f"{v:,.0f}"
 
 
+def fmt_cell(c):
+    """'2,538', or '2,538 [2,531–2,549]' when the layouts disagree."""
+    text = fmt_ir(c["ir_per_round_trip"])
+    low, high = fmt_ir(c["min"]), fmt_ir(c["max"])
+    return text if low == high else f"{text} [{low}–{high}]"
+
+
 def render(result):
     meta, loops = result["meta"], result["loops"]
     lines = [f"callgrind_echo · {meta['date']} · {meta['python']} · {meta['valgrind']} · {meta['platform']}",
              f"Ir per round trip = (Ir({2 * meta['round_trips']}) - Ir({meta['round_trips']})) / "
              f"{meta['round_trips']}; {size_text(meta['size'])} requests, one connection, user-space instructions only",
+             f"median [min–max] over {meta['layouts']} heap layouts (PYTHONHASHSEED and blocks malloc'd at start-up)",
              "loops:"]
     for name, info in result["loop_info"].items():
         lines.append(f"  {name:<14} {info}")
     width = max(len(KINDS[k]) for k in KINDS) + 2
     lines.append("")
-    lines.append(f"{'workload':<{width}}" + "".join(f"{name:>16}" for name in loops))
+    lines.append(f"{'workload':<{width}}" + "".join(f"{name:>24}" for name in loops))
     for kind, row in result["table"].items():
         cells = []
         for name in loops:
             c = row.get(name)
-            cells.append("" if c is None else c.get("error", fmt_ir(c.get("ir_per_round_trip")))[:15])
-        lines.append(f"{KINDS[kind]:<{width}}" + "".join(f"{c:>16}" for c in cells))
+            cells.append("" if c is None else "FAILED" if "error" in c else fmt_cell(c))
+        lines.append(f"{KINDS[kind]:<{width}}" + "".join(f"{c:>24}" for c in cells))
     for kind, row in result["table"].items():
         for name, c in row.items():
             if "top_functions" not in c:
                 continue
-            total = c["ir_per_round_trip"]
-            lines += ["", f"{KINDS[kind]} · {name}: {total:,.0f} Ir per round trip; by object: " +
+            total = c["per_layout"][c["top_layout"]]
+            lines += ["", f"{KINDS[kind]} · {name}: {total:,.0f} Ir per round trip (layout {c['top_layout']}); "
+                      "by object: " +
                       ", ".join(f"{o} {v / total:.0%}" for o, v in c["objects"].items() if v / total >= 0.01)]
             for f in c["top_functions"]:
                 lines.append(f"  {f['ir']:>9,.0f} {f['ir'] / total:>6.1%}  {demangle(f['function'])} [{f['object']}]")
@@ -450,7 +485,7 @@ def render_markdown(result):
         cells = []
         for name in loops:
             c = row.get(name)
-            cells.append("" if c is None else "failed" if "error" in c else fmt_ir(c["ir_per_round_trip"]))
+            cells.append("" if c is None else "failed" if "error" in c else fmt_cell(c))
         lines.append(f"| {KINDS[kind]} {size_text(result['meta']['size'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -471,16 +506,18 @@ def main(argv=None):
     p.add_argument("--round-trips", type=int, default=2000, metavar="N",
                    help="round trips of the shorter run; the longer does 2N (default: %(default)s)")
     p.add_argument("--size", type=int, default=1024, help="bytes per request (default: %(default)s)")
+    p.add_argument("--layouts", type=int, default=5, metavar="L",
+                   help="heap layouts per cell; the figure is the median over them (default: %(default)s)")
     p.add_argument("--top", type=int, default=0, metavar="K",
                    help="list the K functions with the largest self cost per round trip, per cell")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown as well")
     p.add_argument("--keep", metavar="DIR", help="keep the callgrind output files in DIR")
-    p.add_argument("--serve", nargs=2, metavar=("KIND", "FACTORY"), help=argparse.SUPPRESS)
+    p.add_argument("--serve", nargs="+", metavar="KIND FACTORY [LAYOUT]", help=argparse.SUPPRESS)
     p.add_argument("--warm", metavar="FACTORY", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve:
-        serve(*args.serve)
+        serve(args.serve[0], args.serve[1], *map(int, args.serve[2:]))
         return 0
     if args.warm:
         module_name, _, func = args.warm.partition(":")
@@ -497,8 +534,8 @@ def main(argv=None):
     for k in kinds:
         if k not in KINDS:
             p.error(f"unknown kind {k!r}: choose from {', '.join(KINDS)}")
-    if args.round_trips < 1 or args.size < 1:
-        p.error("--round-trips and --size must be positive")
+    if args.round_trips < 1 or args.size < 1 or args.layouts < 1:
+        p.error("--round-trips, --size and --layouts must be positive")
     ref = ref_server() if any(s.native for s in specs) else None
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="callgrind-echo-"))
@@ -510,6 +547,7 @@ def main(argv=None):
             "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
             "valgrind": valgrind_version(),
             "round_trips": args.round_trips,
+            "layouts": args.layouts,
             "size": args.size,
             "command": " ".join(["python", "benchmarks/callgrind_echo.py", *(argv if argv is not None else sys.argv[1:])]),
         },
@@ -525,7 +563,8 @@ def main(argv=None):
                     continue
                 t0 = time.monotonic()
                 try:
-                    row[spec.name] = measure(spec, kind, args.round_trips, args.size, workdir, ref, args.top)
+                    row[spec.name] = measure(spec, kind, args.round_trips, args.size, workdir, ref,
+                                             args.top, args.layouts)
                 except (Failure, OSError, subprocess.SubprocessError) as e:
                     row[spec.name] = {"error": str(e)}
                 c = row[spec.name]
@@ -535,7 +574,7 @@ def main(argv=None):
                         f"{spec.factory} {c.get('version') or ''} from {source_of(c.get('module'))}, "
                         f"python {spec.python}")
                 print(f"{KINDS[kind]} · {spec.name}: "
-                      f"{c.get('error') or fmt_ir(c['ir_per_round_trip']) + ' Ir per round trip'} "
+                      f"{c.get('error') or fmt_cell(c) + ' Ir per round trip'} "
                       f"({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
     finally:
         if not args.keep:
