@@ -402,12 +402,12 @@ def measure(spec, kind, n, size, workdir, ref, top, layouts):
         ir_small, ir_large = total_ir(small), total_ir(large)
         runs.append(((ir_large - ir_small) / n, layout, small, large))
     per_layout = [r[0] for r in runs]
-    middle, _, small, large = sorted(runs)[(len(runs) - 1) // 2]
+    _, middle, small, large = sorted(runs)[(len(runs) - 1) // 2]
     cell = {"ir_per_round_trip": statistics.median(per_layout),
             "min": min(per_layout), "max": max(per_layout), "per_layout": per_layout,
             "module": ready.get("module"), "version": ready.get("version")}
     if top:  # from the layout whose figure is the median (the lower middle one for an even count)
-        cell["top_layout"] = per_layout.index(middle)
+        cell["top_layout"] = middle
         funcs, objects, where = per_round_trip(small, large, n)
         cell["top_functions"] = [
             {"function": f, "object": where.get(f, "???"), "ir": round(v, 1)}
@@ -466,7 +466,7 @@ def render(result):
         for name, c in row.items():
             if "top_functions" not in c:
                 continue
-            total = c["per_layout"][c["top_layout"]]
+            total = c["per_layout"][c["top_layout"]]  # layout i is the i-th run
             lines += ["", f"{KINDS[kind]} · {name}: {total:,.0f} Ir per round trip (layout {c['top_layout']}); "
                       "by object: " +
                       ", ".join(f"{o} {v / total:.0%}" for o, v in c["objects"].items() if v / total >= 0.01)]
