@@ -19,7 +19,8 @@ class TimerHandle(Handle):
 
 class DaemonPool(concurrent.futures.ThreadPoolExecutor):
     """The pool of threads for blocking calls; every Loop's default executor."""
-    def __init__(self, max_workers: int | None = ..., thread_name_prefix: str = ...) -> None: ...
+    def __init__(self, max_workers: int | None = ..., thread_name_prefix: str = ...,
+                 initializer: Callable[..., object] | None = ..., initargs: tuple[Any, ...] = ...) -> None: ...
 
 class Loop(asyncio.AbstractEventLoop):
     """aioloop's event loop: asyncio.AbstractEventLoop with its run cycle,

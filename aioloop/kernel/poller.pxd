@@ -10,6 +10,11 @@ cdef class Poller:
         epoll_event *events
         int maxevents
         bint closed
+        # 1 while the loop's thread is inside epoll_wait with the GIL
+        # released; read by other threads with aio_load_acquire (a hint:
+        # the daemon pool waits for it before taking the GIL, see
+        # sched/daemon_pool.pyx).
+        int polling
 
     cdef int ctl(self, int op, int fd, uint32_t mask) except -1
     cdef int wait(self, int timeout_ms) except -2

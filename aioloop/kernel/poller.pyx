@@ -21,6 +21,7 @@ from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport strerror
 from libc.stdint cimport uint64_t
 from aioloop.includes.linux cimport *
+from aioloop.includes.atomics cimport *
 
 cdef enum:
     _MIN_EVENTS = 64
@@ -87,9 +88,11 @@ cdef class Poller:
         events in self.events, or -1 when a signal interrupted the wait."""
         cdef int n, err = 0
         with nogil:
+            aio_store_release(&self.polling, 1)
             n = epoll_wait(self.epfd, self.events, self.maxevents, timeout_ms)
             if n < 0:
                 err = errno
+            aio_store_release(&self.polling, 0)
         if n < 0:
             if err == EINTR:
                 return -1

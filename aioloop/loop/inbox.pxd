@@ -13,10 +13,13 @@ cdef class Inbox:
         bint sleeping           # guarded by lock: the loop is (about to be) in epoll_wait
         PyObject **spare        # consumer only
         Py_ssize_t spare_cap    # consumer only
-        Poller poller           # immutable after init; wake() is thread-safe
+        Poller poller           # immutable after init; its eventfd is written under lock
         unsigned long long wakeups   # guarded by lock: eventfd writes made
+        bint wake_owed          # guarded by lock: a put(defer=True) owes the loop a wake
+        bint closed             # guarded by lock: set by close(); no put, no wake after it
 
-    cdef int put(self, Handle h) except -1
+    cdef int put(self, Handle h, bint defer=*) except -1
+    cdef void pay_wake(self) noexcept nogil
     cdef bint prepare_sleep(self) noexcept
     cdef int drain_into(self, ReadyQueue q) except -1
-    cdef void clear(self) noexcept
+    cdef void close(self) noexcept

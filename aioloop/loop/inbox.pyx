@@ -1,13 +1,23 @@
-# The thread-safe inbox behind call_soon_threadsafe (and, later, the
-# Scheduler's cross-thread sched()).
+# The thread-safe inbox behind call_soon_threadsafe and the daemon pool's
+# completions (and, later, the Scheduler's cross-thread sched()).
 #
 # Wake-up protocol (one eventfd write per sleep, not per call):
 #   loop:     lock; if items: don't sleep; else sleeping = 1; unlock; epoll_wait
-#   producer: lock; append; w = sleeping; sleeping = 0; unlock; if w: write(eventfd)
+#   producer: lock; append; w = sleeping; sleeping = 0; if w: write(eventfd); unlock
 #   loop:     after epoll_wait: lock; sleeping = 0; swap items with spare; unlock
 # A producer that appends before the loop checks makes the loop poll with a
 # zero timeout; one that appends after sees `sleeping` and wakes it. The first
 # producer to see `sleeping` clears it, so later ones skip the syscall.
+#
+# A producer that holds the GIL and is about to release it (a daemon-pool
+# thread going back to wait for work) may defer its wake: put(defer=True)
+# records the debt in `wake_owed` and pay_wake(), called without the GIL,
+# writes the eventfd. The loop thread then wakes to a free GIL instead of
+# waking, finding the GIL taken, and sleeping again until it is dropped.
+#
+# The eventfd is written with the lock held and only while not `closed`:
+# close() sets `closed` under the lock before the loop closes the poller, so
+# no producer ever writes to a closed descriptor, or to a reused number.
 
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdlib cimport malloc, realloc, free
@@ -22,6 +32,8 @@ cdef class Inbox:
         self.cap = 64
         self.count = 0
         self.sleeping = False
+        self.wake_owed = False
+        self.closed = False
         self.wakeups = 0
         self.items = <PyObject **>malloc(sizeof(PyObject *) * self.cap)
         self.spare_cap = 64
@@ -30,16 +42,20 @@ cdef class Inbox:
             raise MemoryError()
 
     def __dealloc__(self):
-        self.clear()
+        self.close()
         free(self.items)
         free(self.spare)
         pthread_mutex_destroy(&self.lock)
 
-    cdef int put(self, Handle h) except -1:
-        cdef bint wake
+    cdef int put(self, Handle h, bint defer=False) except -1:
         cdef PyObject **grown
         Py_INCREF(h)
         pthread_mutex_lock(&self.lock)
+        if self.closed:
+            pthread_mutex_unlock(&self.lock)
+            _gc_unpark_refused(h)
+            Py_XDECREF(<PyObject *>h)
+            raise RuntimeError('Event loop is closed')
         if self.count == self.cap:
             grown = <PyObject **>realloc(self.items, sizeof(PyObject *) * self.cap * 2)
             if grown == NULL:
@@ -51,14 +67,25 @@ cdef class Inbox:
             self.cap *= 2
         self.items[self.count] = <PyObject *>h
         self.count += 1
-        wake = self.sleeping
-        if wake:
+        if self.sleeping:
             self.sleeping = False
-            self.wakeups += 1
+            if defer:
+                self.wake_owed = True
+            else:
+                self.wakeups += 1
+                self.poller.wake()
         pthread_mutex_unlock(&self.lock)
-        if wake:
-            self.poller.wake()
         return 0
+
+    cdef void pay_wake(self) noexcept nogil:
+        """Write the eventfd if a put(defer=True) owes the loop a wake."""
+        pthread_mutex_lock(&self.lock)
+        if self.wake_owed:
+            self.wake_owed = False
+            if not self.closed:
+                self.wakeups += 1
+                self.poller.wake()
+        pthread_mutex_unlock(&self.lock)
 
     cdef bint prepare_sleep(self) noexcept:
         """Called by the loop before a blocking poll. False when items are
@@ -76,6 +103,9 @@ cdef class Inbox:
         cdef Py_ssize_t i, n, batch_cap
         pthread_mutex_lock(&self.lock)
         self.sleeping = False
+        # The loop is awake and takes the items now: an owed wake would only
+        # make its next poll return at once.
+        self.wake_owed = False
         n = self.count
         if n == 0:
             pthread_mutex_unlock(&self.lock)
@@ -103,12 +133,14 @@ cdef class Inbox:
                 i += 1
         return 0
 
-    cdef void clear(self) noexcept:
+    cdef void close(self) noexcept:
+        """Refuse further puts and drop what is queued (Loop.close())."""
         cdef PyObject **batch
         cdef Py_ssize_t i, n
         if self.items == NULL:
             return
         pthread_mutex_lock(&self.lock)
+        self.closed = True
         n = self.count
         batch = self.items
         self.items = self.spare

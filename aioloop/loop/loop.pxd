@@ -48,6 +48,7 @@ cdef class EventLoopCore:
     cdef int _fd_detach(self, FdWatcher w) except -1
     cdef int _timer_cancelled(self, TimerHandle t) except -1
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context, str method)
+    cdef Handle _post_threadsafe(self, object callback, tuple args, object context, bint defer_wake)
     cdef FdWatcher _fd_watcher(self, int fd)
     cdef int _fd_set_mask(self, FdWatcher w, unsigned int mask) except -1
     cdef void _fd_forget(self, FdWatcher w, unsigned int mask) noexcept

@@ -240,7 +240,14 @@ cdef class EventLoopCore:
             return h
         if not PyCallable_Check(callback) or self._debug:
             _check_callback(self, callback, 'call_soon_threadsafe')
-        h = Handle.__new__(Handle)
+        return self._post_threadsafe(callback, args, context, False)
+
+    cdef Handle _post_threadsafe(self, object callback, tuple args,
+                                 object context, bint defer_wake):
+        """Queue callback(*args) from a thread other than the loop's. With
+        defer_wake the caller pays the wake (self._inbox.pay_wake()) once it
+        has released the GIL."""
+        cdef Handle h = Handle.__new__(Handle)
         h._callback = callback
         h._args = args
         h._loop = self
@@ -252,7 +259,7 @@ cdef class EventLoopCore:
         if self._debug:
             h._source_traceback = _extract_stack(_getframe(0))
         _gc_park(h)
-        self._inbox.put(h)
+        self._inbox.put(h, defer_wake)
         return h
 
     cdef TimerHandle _call_at(self, double when, object callback, tuple args,
@@ -528,7 +535,8 @@ cdef class EventLoopCore:
         self._closed = True
         self._ready.clear()
         self._timers.clear()
-        self._inbox.clear()
+        # Before the poller closes: no producer writes its eventfd after this.
+        self._inbox.close()
         self._fds = []
         self._n_watched = 0
         self._poller.close(self._fork_gen != _fork_generation)

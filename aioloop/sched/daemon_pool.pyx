@@ -1,33 +1,51 @@
 # The daemon pool: threads that run blocking calls for the loops (libaio's
 # "AIO daemons"), and every Loop's default executor.
 #
-# A call made through run_in_executor(None, ...) takes the short path: one
-# asyncio future, one queue entry, and the completion comes back through the
-# loop's thread-safe inbox (loop/inbox.pyx) — no concurrent.futures.Future,
-# no future chaining, and the inbox writes the loop's eventfd once per sleep,
-# so completions that finish while the loop is busy are delivered as a batch.
+# The queue is C: a ring of jobs under a pthread mutex, idle threads waiting
+# on a condition variable with the GIL released. A call made through
+# run_in_executor(None, ...) takes the short path: one asyncio future, one
+# job, and the result comes back as one handle in the loop's thread-safe
+# inbox (loop/inbox.pyx) -- no concurrent.futures.Future, no future chaining.
+#
+# Where the time goes. On a 2-CPU machine a round trip is dominated by
+# threads waking each other, not by Python: the loop wakes a pool thread,
+# and the result wakes the loop. Two rules keep each hand-over to one wake:
+# - a pool thread posts its result with the inbox's wake deferred
+#   (Inbox.put(defer=True)) and pays it only after releasing the GIL, so the
+#   loop does not wake to a GIL still held and sleep again until it is free;
+# - the mutex is released before the condition variable is signalled, so
+#   the woken thread does not block on the mutex its waker still holds.
+# Results that finish while the loop is busy arrive as one batch: the inbox
+# writes the loop's eventfd once per sleep.
 #
 # DaemonPool is a concurrent.futures.ThreadPoolExecutor (submit/map/shutdown
-# behave as its), so loop.set_default_executor() accepts it and code that
-# expects a ThreadPoolExecutor gets one.
+# behave as its, including initializer and BrokenThreadPool), so
+# loop.set_default_executor() accepts it and code that expects a
+# ThreadPoolExecutor gets one.
 #
 # Threads: started lazily, up to max_workers (ThreadPoolExecutor's default),
-# when work is queued and no thread is idle. shutdown(wait=True) joins them
-# all; Loop.close() calls shutdown(wait=False), as asyncio does, so a thread
-# busy in a user's blocking call finishes that call and then exits.
-#
-# Cross-thread state: the queue is a queue.SimpleQueue (its own lock);
-# `_threads`, `_idle` and `_shutdown` are guarded by `_lock`.
+# while more jobs wait than threads are idle. shutdown(wait=True) joins them;
+# Loop.close() calls shutdown(wait=False), as asyncio does, so a thread busy
+# in a user's blocking call finishes that call and then exits. At interpreter
+# exit every pool still open is shut down and joined, before threading joins
+# its non-daemon threads (as concurrent.futures does for its pools).
 
-import queue as _queue
+import os as _os
+import weakref as _weakref
 import concurrent.futures as _cf
 import concurrent.futures.thread as _cf_thread
 import asyncio.futures as _aio_futures
+from cpython.ref cimport Py_INCREF, Py_DECREF
+from libc.stdlib cimport malloc, realloc, free
+from aioloop.includes.pthread cimport *
+from aioloop.includes.atomics cimport *
 
 cdef object _wrap_future = _aio_futures.wrap_future
 # concurrent.futures' CancelledError/TimeoutError/InvalidStateError become
 # asyncio's, as wrap_future() does for any executor.
 cdef object _convert_future_exc = _aio_futures._convert_future_exc
+cdef object _BrokenThreadPool = _cf_thread.BrokenThreadPool
+cdef object _cf_logger = _cf._base.LOGGER
 
 
 def _complete(fut, result, exc):
@@ -40,6 +58,304 @@ def _complete(fut, result, exc):
         fut.set_exception(_convert_future_exc(exc))
 
 
+def _cancel(fut):
+    # On the loop's thread: shutdown(cancel_futures=True) dropped the job.
+    fut.cancel()
+
+
+@cython.freelist(64)
+cdef class _Job:
+    pass
+
+
+cdef class _DaemonQueue:
+    def __cinit__(self, int max_workers, str name_prefix, initializer, tuple initargs):
+        if pthread_mutex_init(&self.lock, NULL) != 0:
+            raise MemoryError()
+        if pthread_cond_init(&self.cond, NULL) != 0:
+            pthread_mutex_destroy(&self.lock)
+            raise MemoryError()
+        self.cap = 16
+        self.items = <_Slot *>malloc(sizeof(_Slot) * self.cap)
+        if self.items == NULL:
+            raise MemoryError()
+        self.max_workers = max_workers
+        self.name_prefix = name_prefix
+        self.initializer = initializer
+        self.initargs = initargs
+        self.threads_lock = _threading.Lock()
+        self.threads = []
+
+    def __dealloc__(self):
+        # Only reached when no thread runs work() (each holds a reference).
+        cdef Py_ssize_t i
+        if self.items != NULL:
+            for i in range(self.count):
+                Py_DECREF(<object>self.items[(self.head + i) % self.cap].job)
+            free(self.items)
+            self.items = NULL
+        pthread_cond_destroy(&self.cond)
+        pthread_mutex_destroy(&self.lock)
+
+    cdef void _reinit_after_fork(self) noexcept:
+        # In a fork()ed child only the forking thread exists: the pool's
+        # threads are gone, and the mutex may have been held by one of them.
+        pthread_mutex_init(&self.lock, NULL)
+        pthread_cond_init(&self.cond, NULL)
+        self.idle = 0
+        self.nthreads = 0
+        self.threads_lock = _threading.Lock()
+        self.threads = []
+
+    # --- submitting (any thread, GIL held) ------------------------------------
+
+    cdef int put(self, _Job job, const int *poll_flag) except -1:
+        cdef bint signal, start
+        cdef _Slot *grown
+        cdef Py_ssize_t i
+        if self.broken is not None:
+            raise _BrokenThreadPool(self.broken)
+        if _cf_thread._shutdown:
+            raise RuntimeError('cannot schedule new futures after interpreter shutdown')
+        Py_INCREF(job)
+        pthread_mutex_lock(&self.lock)
+        if self.shutdown:
+            pthread_mutex_unlock(&self.lock)
+            Py_DECREF(job)
+            raise RuntimeError('cannot schedule new futures after shutdown')
+        if self.count == self.cap:
+            grown = <_Slot *>realloc(self.items, sizeof(_Slot) * self.cap * 2)
+            if grown == NULL:
+                pthread_mutex_unlock(&self.lock)
+                Py_DECREF(job)
+                raise MemoryError()
+            # Unwrap the ring into the doubled array: the items that had
+            # wrapped to the front move up behind the others.
+            for i in range(self.head):
+                grown[self.cap + i] = grown[i]
+            self.items = grown
+            self.cap *= 2
+        i = (self.head + self.count) % self.cap
+        self.items[i].job = <PyObject *>job
+        self.items[i].poll_flag = poll_flag
+        self.count += 1
+        signal = self.idle > 0
+        # More jobs waiting than idle threads to take them: one more thread.
+        start = self.count > self.idle and self.nthreads < self.max_workers
+        if start:
+            self.nthreads += 1
+        pthread_mutex_unlock(&self.lock)
+        if signal:
+            pthread_cond_signal(&self.cond)
+        if start:
+            self._start_thread()
+        return 0
+
+    cdef _start_thread(self):
+        with self.threads_lock:
+            t = _threading.Thread(target=self.work,
+                                  name=f'{self.name_prefix}_{len(self.threads)}')
+            try:
+                t.start()
+            except BaseException:
+                pthread_mutex_lock(&self.lock)
+                self.nthreads -= 1
+                pthread_mutex_unlock(&self.lock)
+                raise
+            self.threads.append(t)
+
+    # --- the worker -------------------------------------------------------------
+
+    cdef PyObject *take(self, const int **poll_flag) noexcept nogil:
+        """The next job (a new reference) and its poll flag, or NULL once
+        shut down and empty. Queued jobs still run after shutdown(), as with
+        ThreadPoolExecutor."""
+        cdef PyObject *item = NULL
+        cdef bint waited = False
+        pthread_mutex_lock(&self.lock)
+        self.idle += 1
+        while self.count == 0 and not self.shutdown:
+            waited = True
+            pthread_cond_wait(&self.cond, &self.lock)
+        self.idle -= 1
+        if self.count:
+            item = self.items[self.head].job
+            # Wait for the submitter's poll only when woken for this job:
+            # a job already queued means a burst, and a loop still busy.
+            poll_flag[0] = self.items[self.head].poll_flag if waited else NULL
+            self.head = (self.head + 1) % self.cap
+            self.count -= 1
+        pthread_mutex_unlock(&self.lock)
+        return item
+
+    def work(self):
+        """A pool thread's body."""
+        cdef PyObject *item
+        cdef const int *poll_flag = NULL
+        cdef _Job job
+        cdef Inbox owed = None          # an inbox this thread owes a wake
+        try:
+            if self.initializer is not None and not self._run_initializer():
+                return
+            while True:
+                with nogil:
+                    if owed is not None:
+                        owed.pay_wake()
+                    item = self.take(&poll_flag)
+                    if poll_flag != NULL:
+                        _await_poll(poll_flag)
+                owed = None
+                if item == NULL:
+                    return
+                job = <_Job>item
+                Py_DECREF(job)          # the queue's reference; `job` holds one
+                owed = self._run(job)
+                job = None
+        finally:
+            if owed is not None:
+                owed.pay_wake()
+            pthread_mutex_lock(&self.lock)
+            self.nthreads -= 1
+            pthread_mutex_unlock(&self.lock)
+
+    cdef Inbox _run(self, _Job job):
+        """Run one job; returns the inbox owed a wake, if any."""
+        cdef EventLoopCore loop
+        fut = job.fut
+        if job.loop is None:
+            # concurrent.futures.Future (submit()): ThreadPoolExecutor's rules.
+            if not fut.set_running_or_notify_cancel():
+                return None
+            try:
+                result = job.func(*job.args, **job.kwargs)
+            except BaseException as exc:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+            return None
+        loop = <EventLoopCore>job.loop
+        # A read of another thread's future: only a hint that saves the call.
+        # _complete() decides on the loop's thread.
+        if fut.cancelled():
+            return None
+        exc = None
+        try:
+            result = job.func(*job.args)
+        except BaseException as e:
+            result = None
+            exc = e
+        try:
+            loop._post_threadsafe(_complete, (fut, result, exc), None, True)
+        except RuntimeError:
+            return None     # the loop closed meanwhile: nobody waits
+        return loop._inbox
+
+    cdef bint _run_initializer(self) except -1:
+        try:
+            self.initializer(*self.initargs)
+            return True
+        except BaseException:
+            _cf_logger.critical('Exception in initializer:', exc_info=True)
+        # As ThreadPoolExecutor: the pool is broken, queued jobs fail.
+        self.broken = ('A thread initializer failed, the thread pool '
+                       'is not usable anymore')
+        for job in self.drain():
+            _fail(job, _BrokenThreadPool(self.broken))
+        return False
+
+    # --- shutting down ------------------------------------------------------------
+
+    cdef list drain(self):
+        """Take every queued job out (cancel_futures, a broken pool)."""
+        cdef list jobs = []
+        cdef PyObject *item
+        while True:
+            pthread_mutex_lock(&self.lock)
+            if self.count == 0:
+                pthread_mutex_unlock(&self.lock)
+                return jobs
+            item = self.items[self.head].job
+            self.head = (self.head + 1) % self.cap
+            self.count -= 1
+            pthread_mutex_unlock(&self.lock)
+            jobs.append(<object>item)
+            Py_DECREF(<object>item)
+
+    def close(self, bint cancel_futures):
+        """Refuse new jobs, wake every idle thread; returns the threads."""
+        pthread_mutex_lock(&self.lock)
+        self.shutdown = True
+        pthread_mutex_unlock(&self.lock)
+        if cancel_futures:
+            for job in self.drain():
+                _fail(job, None)
+        pthread_cond_broadcast(&self.cond)
+        with self.threads_lock:
+            return list(self.threads)
+
+    def qsize(self):
+        pthread_mutex_lock(&self.lock)
+        n = self.count
+        pthread_mutex_unlock(&self.lock)
+        return n
+
+
+cdef enum:
+    _POLL_SPINS = 64
+
+
+cdef inline void _await_poll(const int *polling) noexcept nogil:
+    # A job submitted by a running loop reaches us while that loop still
+    # holds the GIL, and keeps it until it next polls. Taking the GIL now
+    # would block: the thread sleeps and needs one more wake when the loop
+    # drops it. So first wait, yielding the CPU, for the loop to enter
+    # epoll_wait; but only briefly: a loop busy for longer (or blocked in a
+    # callback) gets the ordinary GIL hand-over, never a deadlock.
+    cdef int i
+    for i in range(_POLL_SPINS):
+        if aio_load_acquire(polling):
+            return
+        sched_yield()
+
+
+cdef _fail(_Job job, exc):
+    """Complete a job that will not run: cancel it (exc None) or fail it."""
+    if job.loop is None:
+        if exc is None:
+            job.fut.cancel()
+        elif job.fut.set_running_or_notify_cancel():
+            job.fut.set_exception(exc)
+        return
+    try:
+        if exc is None:
+            (<EventLoopCore>job.loop)._post_threadsafe(_cancel, (job.fut,), None, False)
+        else:
+            (<EventLoopCore>job.loop)._post_threadsafe(
+                _complete, (job.fut, None, exc), None, False)
+    except RuntimeError:
+        pass        # the loop closed meanwhile: nobody waits
+
+
+# Pools still open, for interpreter exit and fork.
+_live_pools = _weakref.WeakSet()
+
+
+def _at_exit():
+    # Runs before threading joins non-daemon threads: without it a pool that
+    # nobody shut down would keep interpreter exit waiting forever.
+    for pool in list(_live_pools):
+        pool.shutdown(wait=True)
+
+
+def _after_fork_in_child():
+    for pool in list(_live_pools):
+        (<_DaemonQueue>pool._q)._reinit_after_fork()
+
+
+_threading._register_atexit(_at_exit)
+_os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class DaemonPool(_cf.ThreadPoolExecutor):
     """A pool of threads for blocking calls; aioloop's default executor.
 
@@ -47,105 +363,47 @@ class DaemonPool(_cf.ThreadPoolExecutor):
     concurrent.futures machinery. Any thread may submit; results are
     delivered on the submitting loop's thread."""
 
-    def __init__(self, max_workers=None, thread_name_prefix='aioloop-daemon'):
-        super().__init__(max_workers, thread_name_prefix)
-        self._work = _queue.SimpleQueue()
-        self._lock = _threading.Lock()
-        self._idle = 0
-        self._pool_threads = []
-        self._pool_shutdown = False
-
-    # --- submitting ----------------------------------------------------------
-
-    def _put(self, item):
-        with self._lock:
-            if self._pool_shutdown:
-                raise RuntimeError('cannot schedule new futures after shutdown')
-            if _cf_thread._shutdown:
-                raise RuntimeError('cannot schedule new futures after '
-                                   'interpreter shutdown')
-            self._work.put(item)
-            if self._idle > 0:
-                self._idle -= 1     # that thread will take it
-                return
-            if len(self._pool_threads) < self._max_workers:
-                t = _threading.Thread(
-                    target=self._worker,
-                    name=f'{self._thread_name_prefix}_{len(self._pool_threads)}')
-                t.start()
-                self._pool_threads.append(t)
+    def __init__(self, max_workers=None, thread_name_prefix='aioloop-daemon',
+                 initializer=None, initargs=()):
+        # Validates max_workers and initializer as ThreadPoolExecutor does.
+        super().__init__(max_workers, thread_name_prefix, initializer, initargs)
+        self._q = _DaemonQueue(self._max_workers, self._thread_name_prefix,
+                               initializer, tuple(initargs))
+        _live_pools.add(self)
 
     def _submit_to_loop(self, loop, func, args):
         """Run func(*args) on a pool thread; return an asyncio future of
         `loop`, completed on the loop's thread."""
+        cdef const int *flag = NULL
         fut = loop.create_future()
-        self._put((loop, fut, func, args))
+        cdef _Job job = _Job.__new__(_Job)
+        job.loop = loop
+        job.fut = fut
+        job.func = func
+        job.args = args
+        # Submitted on the loop's own thread, which holds the GIL until it
+        # next polls: the pool thread waits for that poll (see _await_poll).
+        if (<EventLoopCore>loop)._tid == PyThread_get_thread_ident():
+            flag = &(<EventLoopCore>loop)._poller.polling
+        (<_DaemonQueue>self._q).put(job, flag)
         return fut
 
     def submit(self, fn, /, *args, **kwargs):
-        cfut = _cf.Future()
-        self._put((None, cfut, fn, (args, kwargs)))
-        return cfut
-
-    # --- the worker ----------------------------------------------------------
-
-    def _worker(self):
-        work = self._work
-        while True:
-            item = work.get()
-            if item is None:
-                return
-            loop, fut, func, args = item
-            item = None
-            if loop is None:
-                # concurrent.futures.Future path (submit()).
-                if fut.set_running_or_notify_cancel():
-                    try:
-                        result = func(*args[0], **args[1])
-                    except BaseException as exc:
-                        fut.set_exception(exc)
-                        exc = None
-                    else:
-                        fut.set_result(result)
-            elif not fut.cancelled():
-                exc = None
-                try:
-                    result = func(*args)
-                except BaseException as e:
-                    result = None
-                    exc = e
-                try:
-                    loop.call_soon_threadsafe(_complete, fut, result, exc)
-                except RuntimeError:
-                    pass        # the loop closed meanwhile: nobody waits
-            loop = fut = func = args = result = exc = None
-            with self._lock:
-                if self._pool_shutdown:
-                    # Work already queued still runs; the sentinels stop us.
-                    pass
-                self._idle += 1
-
-    # --- shutdown ------------------------------------------------------------
+        cdef _Job job = _Job.__new__(_Job)
+        job.fut = _cf.Future()
+        job.func = fn
+        job.args = args
+        job.kwargs = kwargs
+        (<_DaemonQueue>self._q).put(job, NULL)
+        return job.fut
 
     def shutdown(self, wait=True, *, cancel_futures=False):
-        with self._lock:
-            already = self._pool_shutdown
-            self._pool_shutdown = True
-            threads = list(self._pool_threads)
-            if not already:
-                if cancel_futures:
-                    while True:
-                        try:
-                            item = self._work.get_nowait()
-                        except _queue.Empty:
-                            break
-                        if item is not None:
-                            item[1].cancel()
-                for _ in threads:
-                    self._work.put(None)
+        threads = self._q.close(cancel_futures)
         if wait:
+            me = _threading.current_thread()
             for t in threads:
-                t.join()
+                if t is not me:
+                    t.join()
 
 
 def run_in_executor(self, executor, func, *args):

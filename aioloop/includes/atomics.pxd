@@ -1,0 +1,19 @@
+# Atomic loads and stores (GCC/Clang builtins) for flags that one thread
+# writes and others poll without a lock. Acquire/release ordering: what a
+# thread wrote before a release-store is visible to one that acquire-loads
+# the new value.
+
+cdef extern from *:
+    """
+    static inline int aio_load_acquire(const int *p) {
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    }
+    static inline void aio_store_release(int *p, int v) {
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);
+    }
+    """
+    int aio_load_acquire(const int *p) nogil
+    void aio_store_release(int *p, int v) nogil
+
+cdef extern from "<sched.h>" nogil:
+    int sched_yield()
