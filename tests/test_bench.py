@@ -69,6 +69,32 @@ def test_ratio_is_median_of_per_round_ratios_with_min_and_max():
     assert "| sleep(0) 100k, × asyncio | 1 | 3.00 [2.00–4.50] |" in md
 
 
+def test_markdown_rewrite_keeps_the_callgrind_section(tmp_path):
+    rep = report.build(plan(ASYNCIO, FAST, workloads=[W_MICRO]), [
+        Record(0, W_MICRO.id, "asyncio", {"ops_per_s": 100.0, "seconds": 1.0}),
+        Record(0, W_MICRO.id, "fast", {"ops_per_s": 300.0, "seconds": 0.3})], META)
+    fresh = report.markdown(rep, "python -m aioloop bench")
+    path = tmp_path / "RESULTS.md"
+
+    report.write_markdown(path, rep, "python -m aioloop bench")  # no file yet
+    assert path.read_text() == fresh
+    report.write_markdown(path, rep, "python -m aioloop bench")  # a file without the section
+    assert path.read_text() == fresh
+
+    section = ("## Callgrind: instructions per echo round trip\n\n"
+               "| workload | aioloop |\n|---|---:|\n| protocol echo 1024 B | 2,538 |\n\n"
+               "### Notes\n\nkept to the end of the file, sub-headings included\n")
+    path.write_text("# an old run\n\n| sleep(0) 100k, × asyncio | 1 | 9.99 |\n\n" + section)
+    report.write_markdown(path, rep, "python -m aioloop bench")
+    text = path.read_text()
+    assert text == fresh.rstrip("\n") + "\n\n" + section
+    assert "9.99" not in text and "an old run" not in text
+    report.write_markdown(path, rep, "python -m aioloop bench")  # stable: nothing doubles
+    assert path.read_text() == text
+    # only the exact heading line starts the kept part
+    assert report.preserved_tail("## Callgrind: instructions per echo round trip, draft\nx\n") == ""
+
+
 def test_failures_are_reported_not_hidden_or_numbered():
     ok = {"ops_per_s": 100.0, "seconds": 1.0}
     recs = [

@@ -50,7 +50,8 @@ def parse_args(argv):
     p.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="bar chart of the ratios (needs matplotlib)")
     p.add_argument("--markdown", metavar="FILE",
-                   help="write the summary table and the report as Markdown (benchmarks/RESULTS.md)")
+                   help="write the summary table and the report as Markdown (benchmarks/RESULTS.md); "
+                        "a trailing '## Callgrind: ...' section already in FILE is kept")
     p.add_argument("--samples", metavar="DIR", help="write per-round samples as ministat input files")
     p.add_argument("--client", choices=("auto", "c", "python"), default="auto",
                    help="echo load client: the C one (built with cc), the Python fallback, or auto")
@@ -217,8 +218,7 @@ def main(argv=None):
             f.write("\n")
         print(f"wrote {args.json}", file=sys.stderr)
     if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(report.markdown(result, "python -m aioloop bench " + " ".join(argv_used)))
+        report.write_markdown(args.markdown, result, "python -m aioloop bench " + " ".join(argv_used))
         print(f"wrote {args.markdown}", file=sys.stderr)
     if args.samples:
         paths = report.write_samples(result, args.samples)

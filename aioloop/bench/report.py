@@ -272,3 +272,33 @@ def markdown(report, command):
         lines += ["", "Failed cells are listed with their errors at the end of the report below."]
     lines += ["", "```", render(report).rstrip("\n"), "```", ""]
     return "\n".join(lines)
+
+
+# RESULTS.md may end with sections that another tool writes (benchmarks/callgrind_echo.py's
+# instruction counts); rewriting the file keeps everything from this heading to the end.
+PRESERVED_HEADING = "## Callgrind: instructions per echo round trip"
+
+
+def preserved_tail(text):
+    """The part of an existing RESULTS.md that a rewrite keeps: from the line that is
+    exactly PRESERVED_HEADING to the end of the file, or "" when there is no such line."""
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.rstrip("\r\n") == PRESERVED_HEADING:
+            return "".join(lines[i:])
+    return ""
+
+
+def write_markdown(path, report, command):
+    """Write markdown(report, command) to path, keeping the preserved tail of the file
+    already there (see PRESERVED_HEADING)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tail = preserved_tail(f.read())
+    except FileNotFoundError:
+        tail = ""
+    text = markdown(report, command)
+    if tail:
+        text = text.rstrip("\n") + "\n\n" + tail
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
