@@ -87,12 +87,19 @@ cdef class Poller:
         """Wait for events with the GIL released. Returns the number of
         events in self.events, or -1 when a signal interrupted the wait."""
         cdef int n, err = 0
-        with nogil:
-            aio_store_release(&self.polling, 1)
-            n = epoll_wait(self.epfd, self.events, self.maxevents, timeout_ms)
+        if timeout_ms == 0:
+            # It cannot block: releasing and re-taking the GIL would cost
+            # more than the syscall (about 400 instructions per pass).
+            n = epoll_wait(self.epfd, self.events, self.maxevents, 0)
             if n < 0:
                 err = errno
-            aio_store_release(&self.polling, 0)
+        else:
+            with nogil:
+                aio_store_release(&self.polling, 1)
+                n = epoll_wait(self.epfd, self.events, self.maxevents, timeout_ms)
+                if n < 0:
+                    err = errno
+                aio_store_release(&self.polling, 0)
         if n < 0:
             if err == EINTR:
                 return -1

@@ -4,13 +4,16 @@ from aioloop.includes.pthread cimport pthread_mutex_t
 cdef class Inbox:
     # The loop's only door for other threads: a multi-producer, single-consumer
     # queue of Handles. Every field below is guarded by `lock`, except `spare`
-    # and `spare_cap`, which only the consumer (the loop thread) touches.
+    # and `spare_cap`, which only the consumer (the loop thread) touches, and
+    # the atomics `sleeping` and `pending`.
     cdef:
         pthread_mutex_t lock
         PyObject **items        # guarded by lock
         Py_ssize_t count        # guarded by lock
         Py_ssize_t cap          # guarded by lock
-        bint sleeping           # guarded by lock: the loop is (about to be) in epoll_wait
+        # The two flags of the wake-up handshake, atomics (see inbox.pyx):
+        int sleeping            # the loop is (about to be) in epoll_wait
+        int pending             # items are queued (set under lock, cleared by drain)
         PyObject **spare        # consumer only
         Py_ssize_t spare_cap    # consumer only
         Poller poller           # immutable after init; its eventfd is written under lock

@@ -1,13 +1,17 @@
 # The thread-safe inbox behind call_soon_threadsafe and the daemon pool's
 # completions (and, later, the Scheduler's cross-thread sched()).
 #
-# Wake-up protocol (one eventfd write per sleep, not per call):
-#   loop:     lock; if items: don't sleep; else sleeping = 1; unlock; epoll_wait
-#   producer: lock; append; w = sleeping; sleeping = 0; if w: write(eventfd); unlock
-#   loop:     after epoll_wait: lock; sleeping = 0; swap items with spare; unlock
-# A producer that appends before the loop checks makes the loop poll with a
-# zero timeout; one that appends after sees `sleeping` and wakes it. The first
-# producer to see `sleeping` clears it, so later ones skip the syscall.
+# Wake-up protocol (one eventfd write per sleep, not per call), a Dekker
+# handshake on two atomic flags, sequentially consistent, so that the loop
+# takes no lock in a pass where nobody posted:
+#   loop:     sleeping = 1; if pending: sleeping = 0, don't sleep; else epoll_wait
+#   producer: lock; append; pending = 1; if exchange(sleeping, 0): write(eventfd); unlock
+#   loop:     after epoll_wait: sleeping = 0; if pending: lock; swap items
+#             with spare; pending = 0; unlock
+# Each side stores its flag before loading the other's: either the loop sees
+# `pending` and does not block, or the producer sees `sleeping` and wakes it
+# (or both: one spurious wake). The first producer to see `sleeping` clears
+# it, so later ones skip the syscall.
 #
 # A producer that holds the GIL and is about to release it (a daemon-pool
 # thread going back to wait for work) may defer its wake: put(defer=True)
@@ -22,6 +26,7 @@
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdlib cimport malloc, realloc, free
 from aioloop.includes.pthread cimport *
+from aioloop.includes.atomics cimport *
 
 
 cdef class Inbox:
@@ -31,7 +36,8 @@ cdef class Inbox:
         self.poller = poller
         self.cap = 64
         self.count = 0
-        self.sleeping = False
+        self.sleeping = 0
+        self.pending = 0
         self.wake_owed = False
         self.closed = False
         self.wakeups = 0
@@ -67,8 +73,8 @@ cdef class Inbox:
             self.cap *= 2
         self.items[self.count] = <PyObject *>h
         self.count += 1
-        if self.sleeping:
-            self.sleeping = False
+        aio_store_seq(&self.pending, 1)
+        if aio_exchange_seq(&self.sleeping, 0):
             if defer:
                 self.wake_owed = True
             else:
@@ -90,22 +96,23 @@ cdef class Inbox:
     cdef bint prepare_sleep(self) noexcept:
         """Called by the loop before a blocking poll. False when items are
         waiting (the loop must not block); True when a producer will wake it."""
-        cdef bint ok
-        pthread_mutex_lock(&self.lock)
-        ok = self.count == 0
-        if ok:
-            self.sleeping = True
-        pthread_mutex_unlock(&self.lock)
-        return ok
+        aio_store_seq(&self.sleeping, 1)
+        if aio_load_seq(&self.pending):
+            aio_store_seq(&self.sleeping, 0)
+            return False
+        return True
 
     cdef int drain_into(self, ReadyQueue q) except -1:
         cdef PyObject **batch
         cdef Py_ssize_t i, n, batch_cap
+        aio_store_seq(&self.sleeping, 0)
+        if not aio_load_seq(&self.pending):
+            return 0
         pthread_mutex_lock(&self.lock)
-        self.sleeping = False
         # The loop is awake and takes the items now: an owed wake would only
         # make its next poll return at once.
         self.wake_owed = False
+        aio_store_seq(&self.pending, 0)
         n = self.count
         if n == 0:
             pthread_mutex_unlock(&self.lock)
@@ -146,6 +153,7 @@ cdef class Inbox:
         self.items = self.spare
         self.cap, self.spare_cap = self.spare_cap, self.cap
         self.count = 0
+        aio_store_seq(&self.pending, 0)
         pthread_mutex_unlock(&self.lock)
         self.spare = batch
         for i in range(n):
