@@ -14,6 +14,7 @@ import os as _os
 import sys as _sys
 import math as _math
 import weakref as _weakref
+from cpython.weakref cimport PyWeakref_NewRef
 import warnings as _warnings
 import threading as _threading
 import asyncio as _asyncio
@@ -653,7 +654,7 @@ cdef class EventLoopCore:
             # a socket its user drops must still be closed by the collector,
             # and a re-add can then tell whether it is the same socket.
             try:
-                rw.lazy_ref = _weakref.ref(rw.fileobj)
+                rw.lazy_ref = PyWeakref_NewRef(rw.fileobj, None)
             except TypeError:
                 rw.lazy_ref = None
             rw.fileobj = None
