@@ -65,8 +65,30 @@ def test_ratio_is_median_of_per_round_ratios_with_min_and_max():
     assert "4.00 [3.00–4.00]" in text and "3.00 [2.00–4.50]" in text
     assert "5.50 ±9%" in text  # CPU µs/req: median 5.5, farthest round 6.0 is +9 %
     md = report.markdown(rep, "python -m aioloop bench")
-    assert "| protocol echo 1 KiB, CPU µs/req (× asyncio) | 20.0 ±10% (1) | 5.50 ±9% (4.00 [3.00–4.00]) |" in md
-    assert "| sleep(0) 100k, × asyncio | 1 | 3.00 [2.00–4.50] |" in md
+    assert "| protocol echo 1 KiB, CPU µs/req (× asyncio) | 20.0 ±10% (1) | 5.50 ±9% (4.00 [3.00–4.00]) |  |" in md
+    assert "| sleep(0) 100k, × asyncio | 1 | 3.00 [2.00–4.50] |  |" in md
+
+
+def test_markdown_judges_aioloop_against_the_issue_7_targets():
+    recs = []
+    for r, (cpu, ops) in enumerate([(4.0, 460.0), (6.0, 440.0), (4.5, 470.0)]):
+        recs += [Record(r, W_ECHO.id, "asyncio", {"cpu_us_per_req": 20.0, "req_per_s": 1.0,
+                                                   "p50_us": 1.0, "p99_us": 2.0}),
+                 Record(r, W_ECHO.id, "aioloop", {"cpu_us_per_req": cpu, "req_per_s": 1.0,
+                                                   "p50_us": 1.0, "p99_us": 2.0}),
+                 Record(r, W_MICRO.id, "asyncio", {"ops_per_s": 100.0, "seconds": 1.0}),
+                 Record(r, W_MICRO.id, "aioloop", {"ops_per_s": ops, "seconds": 1.0})]
+    aioloop = LoopSpec("aioloop", "aioloop:new_event_loop")
+    rep = report.build(plan(ASYNCIO, aioloop), recs, META)
+    md = report.markdown(rep, "python -m aioloop bench")
+    assert "| workload | asyncio | aioloop | issue 7 target (aioloop) |" in md
+    # median CPU 4.5 µs <= 5.0; median ratio 4.6 >= 4.5
+    assert md.count(": met |") == 2 and "not met" not in md
+    assert "| ≤ 5 µs: met |" in md and "| ≥ 4.5×: met |" in md
+    recs = [r if r.loop != "aioloop" or r.workload != W_MICRO.id else
+            Record(r.round, r.workload, r.loop, {"ops_per_s": 400.0, "seconds": 1.0}) for r in recs]
+    md = report.markdown(report.build(plan(ASYNCIO, aioloop), recs, META), "python -m aioloop bench")
+    assert "| ≥ 4.5×: not met |" in md
 
 
 def test_markdown_rewrite_keeps_the_callgrind_section(tmp_path):
