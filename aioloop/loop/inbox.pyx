@@ -73,8 +73,11 @@ cdef class Inbox:
             self.cap *= 2
         self.items[self.count] = <PyObject *>h
         self.count += 1
-        aio_store_seq(&self.pending, 1)
-        if aio_exchange_seq(&self.sleeping, 0):
+        # `pending` changes only under the lock. Already set, it was set by
+        # a producer that made the handshake since the last drain, and that
+        # drain (which clears it under this lock) will take this item too.
+        if not aio_load_relaxed(&self.pending) and aio_set_pending_and_take(
+                &self.pending, &self.sleeping):
             if defer:
                 self.wake_owed = True
             else:
