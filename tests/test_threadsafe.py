@@ -255,7 +255,7 @@ def test_ping_pong_from_many_threads_with_a_loop_that_sleeps_between_calls(loop,
     threads = [threading.Thread(target=producer, args=(t,)) for t in range(n_threads)]
     for th in threads:
         th.start()
-    watchdog = loop.call_later(120, loop.stop)
+    watchdog = loop.call_later(60, loop.stop)  # under pytest-timeout's 120
     loop.call_soon(go.wait)
     loop.run_forever()
     watchdog.cancel()
