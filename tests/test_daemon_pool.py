@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from helpers import wait_for_threads
+
 import aioloop
 
 EXECUTORS = {
@@ -27,12 +29,6 @@ EXECUTORS = {
 def executor_class(request):
     return EXECUTORS[request.param]
 
-
-def _wait_for_threads(baseline, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while threading.active_count() > baseline and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return threading.active_count()
 
 
 # --- the executor contract ----------------------------------------------------
@@ -260,7 +256,7 @@ def test_run_in_executor_job_outlives_the_loop(loop_factory):
     loop.run_in_executor(None, job)
     assert started.wait(5)
     loop.close()
-    assert _wait_for_threads(baseline) == baseline
+    assert wait_for_threads(baseline) == baseline
 
 
 def test_call_soon_threadsafe_on_a_loop_closed_meanwhile_raises(loop):
