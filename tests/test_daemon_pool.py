@@ -15,9 +15,8 @@ import time
 
 import pytest
 
-from helpers import wait_for_threads
-
 import aioloop
+from helpers import wait_for_threads
 
 EXECUTORS = {
     "ThreadPoolExecutor": concurrent.futures.ThreadPoolExecutor,
@@ -28,7 +27,6 @@ EXECUTORS = {
 @pytest.fixture(params=list(EXECUTORS))
 def executor_class(request):
     return EXECUTORS[request.param]
-
 
 
 # --- the executor contract ----------------------------------------------------
