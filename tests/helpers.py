@@ -57,3 +57,14 @@ def run_python(code, *, env=None, args=()):
     )
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc.stdout
+
+
+def wait_for_threads(baseline, timeout=10.0):
+    """Wait until at most `baseline` threads are alive (or `timeout` seconds
+    pass); returns the number alive then."""
+    import threading
+    import time
+    deadline = time.monotonic() + timeout
+    while threading.active_count() > baseline and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threading.active_count()

@@ -16,7 +16,7 @@ import time
 import pytest
 
 import aioloop
-import helpers
+from helpers import open_fds, run_briefly, run_python, wait_for_threads
 
 EXECUTORS = {
     "ThreadPoolExecutor": concurrent.futures.ThreadPoolExecutor,
@@ -27,13 +27,6 @@ EXECUTORS = {
 @pytest.fixture(params=list(EXECUTORS))
 def executor_class(request):
     return EXECUTORS[request.param]
-
-
-def _wait_for_threads(baseline, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while threading.active_count() > baseline and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return threading.active_count()
 
 
 # --- the executor contract ----------------------------------------------------
@@ -261,7 +254,7 @@ def test_run_in_executor_job_outlives_the_loop(loop_factory):
     loop.run_in_executor(None, job)
     assert started.wait(5)
     loop.close()
-    assert _wait_for_threads(baseline) == baseline
+    assert wait_for_threads(baseline) == baseline
 
 
 def test_call_soon_threadsafe_on_a_loop_closed_meanwhile_raises(loop):
@@ -425,9 +418,9 @@ def test_loop_close_racing_pool_completions_refuses_them_and_never_writes_a_stal
         pool = aioloop.DaemonPool(max_workers=3)
         lock = threading.Lock()
         ran = [0]
-        before = {fd for fd, t in helpers.open_fds().items() if t == "anon_inode:[eventfd]"}
+        before = {fd for fd, t in open_fds().items() if t == "anon_inode:[eventfd]"}
         lp = aioloop.new_event_loop()
-        (wakefd,) = {fd for fd, t in helpers.open_fds().items()
+        (wakefd,) = {fd for fd, t in open_fds().items()
                      if t == "anon_inode:[eventfd]"} - before
         lp.set_default_executor(pool)
 
@@ -440,7 +433,7 @@ def test_loop_close_racing_pool_completions_refuses_them_and_never_writes_a_stal
 
         futs = [lp.run_in_executor(None, job, i) for i in range(400)]
         for _ in range(5):
-            helpers.run_briefly(lp)
+            run_briefly(lp)
         lp.close()
         mine = []
         while True:
@@ -463,7 +456,7 @@ def test_loop_close_racing_pool_completions_refuses_them_and_never_writes_a_stal
 def test_jobs_queued_before_fork_do_not_run_in_the_child():
     # A job queued in the parent is the parent's: it runs there once, never
     # also in a fork()ed child that starts using the pool.
-    out = helpers.run_python(textwrap.dedent(r"""
+    out = run_python(textwrap.dedent(r"""
         import os, threading, aioloop
         pool = aioloop.DaemonPool(max_workers=1)
         gate = threading.Event()
@@ -493,7 +486,7 @@ def test_fork_while_pool_threads_post_to_a_running_loop():
     # again. In each child the inherited loop refuses call_soon_threadsafe
     # (it belongs to the parent) instead of blocking on a lock that a vanished
     # thread held, and a fresh loop with the inherited pool works.
-    out = helpers.run_python(textwrap.dedent(r"""
+    out = run_python(textwrap.dedent(r"""
         import asyncio, os, signal, threading, aioloop
         loop = aioloop.new_event_loop()
         stop = threading.Event()

@@ -7,12 +7,7 @@ import time
 
 import pytest
 
-
-def _wait_for_threads(baseline, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while threading.active_count() > baseline and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return threading.active_count()
+from helpers import wait_for_threads
 
 
 def test_run_in_executor_returns_the_result_from_another_thread(loop):
@@ -85,7 +80,7 @@ def test_close_leaves_no_executor_thread_behind(loop_factory):
     loop = loop_factory()
     loop.run_until_complete(loop.run_in_executor(None, int))
     loop.close()
-    assert _wait_for_threads(baseline) == baseline
+    assert wait_for_threads(baseline) == baseline
     with pytest.raises(RuntimeError, match="Event loop is closed"):
         loop.run_in_executor(None, int)
 

@@ -25,16 +25,28 @@ WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1,
 def unix_state_restored():
     """Fails the test if it leaves a zombie, a descriptor, a signal
     disposition or the signal wakeup fd behind."""
+    # remove_signal_handler() restores SIG_DFL on both loops (asyncio's rule),
+    # not what the process inherited: under `nohup` SIGHUP starts ignored.
+    # Each test starts from the defaults; the inherited ones come back after.
+    inherited = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
+    for sig, handler in inherited.items():
+        if handler is signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
     dispositions = {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS}
     wakeup = signal.set_wakeup_fd(-1)
     signal.set_wakeup_fd(wakeup)
     before = open_fds()
-    yield
-    assert_clean(before)
-    assert {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS} == dispositions
-    now = signal.set_wakeup_fd(-1)
-    signal.set_wakeup_fd(wakeup)
-    assert now == wakeup, "the signal wakeup fd was left changed"
+    try:
+        yield
+        assert_clean(before)
+        assert {sig: signal.getsignal(sig) for sig in WATCHED_SIGNALS} == dispositions
+        now = signal.set_wakeup_fd(-1)
+        signal.set_wakeup_fd(wakeup)
+        assert now == wakeup, "the signal wakeup fd was left changed"
+    finally:
+        for sig, handler in inherited.items():
+            if handler is signal.SIG_IGN:
+                signal.signal(sig, handler)
 
 
 @pytest.fixture
