@@ -69,6 +69,9 @@ cdef class Inbox:
     cdef int put(self, Handle h, bint defer=False) except -1:
         cdef PyObject **grown
         if self.fork_gen != _fork_generation:
+            # Refused as a closed inbox refuses: the parked handle and its
+            # context go back to the collector before they are dropped.
+            _gc_unpark_refused(h)
             raise RuntimeError(_FORKED_LOOP_MSG)
         Py_INCREF(h)
         pthread_mutex_lock(&self.lock)
