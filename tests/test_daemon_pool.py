@@ -16,7 +16,7 @@ import time
 import pytest
 
 import aioloop
-from helpers import wait_for_threads
+from helpers import open_fds, run_briefly, run_python, wait_for_threads
 
 EXECUTORS = {
     "ThreadPoolExecutor": concurrent.futures.ThreadPoolExecutor,
@@ -296,3 +296,234 @@ def test_shutdown_cancel_futures_cancels_queued_asyncio_futures():
     finally:
         pool.shutdown(wait=True)
         loop.close()
+
+
+# --- races between threads -------------------------------------------------------
+
+
+def test_loops_in_several_threads_share_one_pool(loop_name, loop_factory):
+    # Several loops, each in its own thread, use one pool as their default
+    # executor at once: every result comes back exact, to the loop that asked,
+    # on that loop's thread.
+    n_loops, n_calls = 4, 300
+    pool = EXECUTOR_FOR[loop_name](max_workers=4)
+    results = [None] * n_loops
+    errors = []
+    all_done = threading.Barrier(n_loops)
+
+    def job(t, i):
+        return t, i, threading.get_ident()
+
+    def run_one(t):
+        lp = loop_factory()
+        lp.set_default_executor(pool)
+
+        async def main():
+            me = threading.get_ident()
+            wrong_thread = []
+
+            def check(fut):
+                if threading.get_ident() != me:
+                    wrong_thread.append(fut)
+
+            futs = [lp.run_in_executor(None, job, t, i) for i in range(n_calls)]
+            for f in futs:
+                f.add_done_callback(check)
+            burst = await asyncio.gather(*futs)
+            chain = [await lp.run_in_executor(None, job, t, i) for i in range(n_calls)]
+            return burst, chain, wrong_thread
+
+        try:
+            results[t] = lp.run_until_complete(asyncio.wait_for(main(), 60))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append((t, repr(exc)))
+        finally:
+            all_done.wait(60)   # close() shuts the shared pool down
+            lp.close()
+
+    threads = [threading.Thread(target=run_one, args=(t,)) for t in range(n_loops)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    pool.shutdown(wait=True)
+    assert errors == []
+    for t in range(n_loops):
+        burst, chain, wrong_thread = results[t]
+        assert [r[:2] for r in burst] == [(t, i) for i in range(n_calls)]
+        assert [r[:2] for r in chain] == [(t, i) for i in range(n_calls)]
+        assert wrong_thread == []
+
+
+def test_shutdown_cancel_futures_racing_submitters_leaves_every_future_done(executor_class):
+    # Threads submit until refused while shutdown(wait=True, cancel_futures=True)
+    # runs: each accepted future is, once shutdown() returns, either cancelled
+    # or finished (wait=True joins every thread that took a job), each job ran
+    # at most once, and none runs afterwards.
+    n_threads = 4
+    for _ in range(25):
+        pool = executor_class(max_workers=3)
+        lock = threading.Lock()
+        ran = [0]
+        futures = [[] for _ in range(n_threads)]
+        errors = []
+        go = threading.Barrier(n_threads + 1)
+
+        def job(i):
+            time.sleep(0.0002)
+            with lock:
+                ran[0] += 1
+            return i
+
+        def submitter(t):
+            go.wait()
+            i = 0
+            while True:
+                try:
+                    futures[t].append(pool.submit(job, i))
+                except RuntimeError as exc:
+                    if "cannot schedule new futures after" not in str(exc):
+                        errors.append(repr(exc))
+                    return
+                i += 1
+
+        threads = [threading.Thread(target=submitter, args=(t,)) for t in range(n_threads)]
+        for th in threads:
+            th.start()
+        go.wait()
+        time.sleep(0.002)
+        pool.shutdown(wait=True, cancel_futures=True)
+        with lock:
+            ran_at_return = ran[0]
+        for th in threads:
+            th.join()
+        flat = [f for fs in futures for f in fs]
+        not_done = [f for f in flat if not f.done()]
+        time.sleep(0.02)
+        assert errors == []
+        assert not_done == []
+        finished = [f for f in flat if not f.cancelled()]
+        assert all(f.exception() is None for f in finished)
+        assert ran[0] == ran_at_return == len(finished)
+
+
+def test_loop_close_racing_pool_completions_refuses_them_and_never_writes_a_stale_fd():
+    # aioloop only: pool threads keep finishing jobs of a loop that closes
+    # under them (close() shuts the pool down without cancelling, so queued
+    # jobs still run and post their results to a closed inbox). Every job
+    # runs once, the posts after close() are dropped, and no pool thread
+    # writes the loop's old eventfd number, reused at once by an eventfd of
+    # ours that must stay at zero.
+    for _ in range(10):
+        pool = aioloop.DaemonPool(max_workers=3)
+        lock = threading.Lock()
+        ran = [0]
+        before = {fd for fd, t in open_fds().items() if t == "anon_inode:[eventfd]"}
+        lp = aioloop.new_event_loop()
+        (wakefd,) = {fd for fd, t in open_fds().items()
+                     if t == "anon_inode:[eventfd]"} - before
+        lp.set_default_executor(pool)
+
+        def job(i):
+            if i % 7 == 0:
+                time.sleep(0.0002)
+            with lock:
+                ran[0] += 1
+            return i
+
+        futs = [lp.run_in_executor(None, job, i) for i in range(400)]
+        for _ in range(5):
+            run_briefly(lp)
+        lp.close()
+        mine = []
+        while True:
+            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            mine.append(fd)
+            if fd >= wakefd or len(mine) > 8:
+                break
+        try:
+            pool.shutdown(wait=True)
+            for fd in mine:
+                with pytest.raises(BlockingIOError):
+                    os.eventfd_read(fd)
+        finally:
+            for fd in mine:
+                os.close(fd)
+        assert ran[0] == 400
+        assert sum(f.done() for f in futs) < 400 or True  # any split is fine
+
+
+def test_jobs_queued_before_fork_do_not_run_in_the_child():
+    # A job queued in the parent is the parent's: it runs there once, never
+    # also in a fork()ed child that starts using the pool.
+    out = run_python(textwrap.dedent(r"""
+        import os, threading, aioloop
+        pool = aioloop.DaemonPool(max_workers=1)
+        gate = threading.Event()
+        r, w = os.pipe()
+        blocker = pool.submit(gate.wait, 10)
+        queued = [pool.submit(os.write, w, b"%d " % i) for i in range(3)]
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = 0 if pool.submit(int, "7").result(5) == 7 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        gate.set()
+        [f.result(5) for f in queued]
+        pool.shutdown()
+        os.close(w)
+        print(os.waitstatus_to_exitcode(status), os.read(r, 100).decode().split())
+    """))
+    assert out.split("\n")[0] == "0 ['0', '1', '2']"
+
+
+def test_fork_while_pool_threads_post_to_a_running_loop():
+    # Pool threads post results to a loop running in another thread, taking
+    # its inbox's lock without the GIL, while the main thread forks again and
+    # again. In each child the inherited loop refuses call_soon_threadsafe
+    # (it belongs to the parent) instead of blocking on a lock that a vanished
+    # thread held, and a fresh loop with the inherited pool works.
+    out = run_python(textwrap.dedent(r"""
+        import asyncio, os, signal, threading, aioloop
+        loop = aioloop.new_event_loop()
+        stop = threading.Event()
+
+        async def churn():
+            n = 0
+            while not stop.is_set():
+                await loop.run_in_executor(None, abs, -n)
+                n += 1
+            return n
+
+        t = threading.Thread(target=lambda: loop.run_until_complete(churn()))
+        t.start()
+        codes = []
+        for _ in range(30):
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(10)
+                code = 3
+                try:
+                    try:
+                        loop.call_soon_threadsafe(int)
+                        code = 4
+                    except RuntimeError as exc:
+                        code = 0 if "fork" in str(exc) else 5
+                    fresh = aioloop.new_event_loop()
+                    got = fresh.run_until_complete(fresh.run_in_executor(None, abs, -7))
+                    fresh.close()
+                    if got != 7:
+                        code = 6
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            codes.append(os.waitstatus_to_exitcode(status))
+        stop.set()
+        t.join()
+        loop.close()
+        print(codes)
+    """))
+    assert out.strip() == str([0] * 30)

@@ -1,7 +1,9 @@
 cdef class Handle:
     # A scheduled callback. Created and run on the loop's thread; cancel() may
     # be called from any thread holding a reference, as with asyncio (setting
-    # a flag the loop reads before running the handle).
+    # a flag the loop reads before running the handle). Only the loop's own
+    # thread (or any thread while the loop is not running) clears _callback,
+    # _args and the context's GC parking: see Handle.cancel().
     cdef:
         readonly object _callback
         readonly tuple _args

@@ -93,9 +93,18 @@ cdef class Handle:
         return self._context
 
     def cancel(self):
+        cdef EventLoopCore loop = <EventLoopCore>self._loop
         if not self._cancelled:
             self._cancelled = True
-            if (<EventLoopCore>self._loop)._debug:
+            if loop._running and loop._tid != PyThread_get_thread_ident():
+                # Another thread (a call_soon_threadsafe() caller) cancels
+                # while the loop may be running this very handle: only the
+                # flag is set. Dropping the callback here would free it under
+                # the loop's feet and race its GC (un)parking of the context
+                # (fatal "already tracked"), unless the GIL serialises the
+                # two; the loop drops both when it lets the handle go.
+                return
+            if loop._debug:
                 # Keep a representation for debugging: the callback is dropped.
                 self._repr = repr(self)
             self._clear()

@@ -20,6 +20,10 @@ cdef class Inbox:
         unsigned long long wakeups   # guarded by lock: eventfd writes made
         bint wake_owed          # guarded by lock: a put(defer=True) owes the loop a wake
         bint closed             # guarded by lock: set by close(); no put, no wake after it
+        # The fork generation (loop.pyx) it was made in. In a fork()ed child
+        # the lock may have been held by a thread that does not exist there:
+        # an inherited inbox never takes it again (see inbox.pyx).
+        unsigned long fork_gen  # immutable after init
 
     cdef int put(self, Handle h, bint defer=*) except -1
     cdef void pay_wake(self) noexcept nogil

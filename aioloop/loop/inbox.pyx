@@ -22,6 +22,15 @@
 # The eventfd is written with the lock held and only while not `closed`:
 # close() sets `closed` under the lock before the loop closes the poller, so
 # no producer ever writes to a closed descriptor, or to a reused number.
+#
+# fork(): the lock may be held at the moment of the fork by a thread that
+# the child does not have (a daemon-pool thread in pay_wake(), which runs
+# without the GIL, or on free-threaded CPython any producer), and the queue
+# may be half-updated. The child's copy of the inbox belongs to the parent's
+# loop, which the child cannot run anyway: it never locks it again. put()
+# raises, pay_wake() and drain_into() do nothing, and close()/dealloc mark it
+# closed and leave what it holds (a leak in the child, not a hang in fork()
+# when asyncio's after-fork hook drops the last reference to a loop).
 
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdlib cimport malloc, realloc, free
@@ -41,6 +50,7 @@ cdef class Inbox:
         self.wake_owed = False
         self.closed = False
         self.wakeups = 0
+        self.fork_gen = _fork_generation
         self.items = <PyObject **>malloc(sizeof(PyObject *) * self.cap)
         self.spare_cap = 64
         self.spare = <PyObject **>malloc(sizeof(PyObject *) * self.spare_cap)
@@ -48,6 +58,9 @@ cdef class Inbox:
             raise MemoryError()
 
     def __dealloc__(self):
+        if self.fork_gen != _fork_generation:
+            # An inherited inbox (see the top): nothing of it is touched.
+            return
         self.close()
         free(self.items)
         free(self.spare)
@@ -55,6 +68,11 @@ cdef class Inbox:
 
     cdef int put(self, Handle h, bint defer=False) except -1:
         cdef PyObject **grown
+        if self.fork_gen != _fork_generation:
+            # Refused as a closed inbox refuses: the parked handle and its
+            # context go back to the collector before they are dropped.
+            _gc_unpark_refused(h)
+            raise RuntimeError(_FORKED_LOOP_MSG)
         Py_INCREF(h)
         pthread_mutex_lock(&self.lock)
         if self.closed:
@@ -88,6 +106,8 @@ cdef class Inbox:
 
     cdef void pay_wake(self) noexcept nogil:
         """Write the eventfd if a put(defer=True) owes the loop a wake."""
+        if self.fork_gen != _fork_generation:
+            return
         pthread_mutex_lock(&self.lock)
         if self.wake_owed:
             self.wake_owed = False
@@ -110,6 +130,8 @@ cdef class Inbox:
         cdef Py_ssize_t i, n, batch_cap
         aio_store_seq(&self.sleeping, 0)
         if not aio_load_seq(&self.pending):
+            return 0
+        if self.fork_gen != _fork_generation:
             return 0
         pthread_mutex_lock(&self.lock)
         # The loop is awake and takes the items now: an owed wake would only
@@ -149,6 +171,9 @@ cdef class Inbox:
         cdef Py_ssize_t i, n
         if self.items == NULL:
             return
+        if self.fork_gen != _fork_generation:
+            self.closed = True
+            return
         pthread_mutex_lock(&self.lock)
         self.closed = True
         n = self.count
@@ -164,6 +189,8 @@ cdef class Inbox:
 
     def __len__(self):
         cdef Py_ssize_t n
+        if self.fork_gen != _fork_generation:
+            return self.count
         pthread_mutex_lock(&self.lock)
         n = self.count
         pthread_mutex_unlock(&self.lock)

@@ -58,6 +58,10 @@ cdef enum:
 # would corrupt it. So a loop remembers the fork generation it was made in,
 # and refuses to run in any other.
 cdef unsigned long _fork_generation = 0
+cdef str _FORKED_LOOP_MSG = (
+    'this aioloop event loop was created before os.fork() and '
+    'cannot be used in the child process; close it and create a '
+    'new loop in the child')
 
 def _after_fork_in_child():
     global _fork_generation
@@ -130,10 +134,7 @@ cdef class EventLoopCore:
 
     cdef int _check_fork(self) except -1:
         if self._fork_gen != _fork_generation:
-            raise RuntimeError(
-                'this aioloop event loop was created before os.fork() and '
-                'cannot be used in the child process; close it and create a '
-                'new loop in the child')
+            raise RuntimeError(_FORKED_LOOP_MSG)
         return 0
 
     def _check_thread(self):

@@ -28,6 +28,7 @@ cdef class _DaemonQueue:
         Py_ssize_t head, count, cap
         int idle                    # threads waiting on cond
         int nthreads                # threads started and not yet exited
+        int starting                # of those, counted by put() but not yet in `threads`
         int max_workers             # immutable after init
         bint shutdown
         object threads_lock         # threading.Lock: `threads` and starting them

@@ -31,6 +31,7 @@
 # its non-daemon threads (as concurrent.futures does for its pools).
 
 import os as _os
+import time as _time
 import weakref as _weakref
 import concurrent.futures as _cf
 import concurrent.futures.thread as _cf_thread
@@ -99,11 +100,18 @@ cdef class _DaemonQueue:
 
     cdef void _reinit_after_fork(self) noexcept:
         # In a fork()ed child only the forking thread exists: the pool's
-        # threads are gone, and the mutex may have been held by one of them.
+        # threads are gone, and the mutex may have been held by one of them
+        # (take() runs without the GIL), the ring half-updated. The jobs still
+        # queued are the parent's, which runs them: the child must not run
+        # them again (a write, a payment...). They are left, not released:
+        # the ring cannot be trusted, and their futures belong to the parent.
         pthread_mutex_init(&self.lock, NULL)
         pthread_cond_init(&self.cond, NULL)
+        self.head = 0
+        self.count = 0
         self.idle = 0
         self.nthreads = 0
+        self.starting = 0
         self.threads_lock = _threading.Lock()
         self.threads = []
 
@@ -144,6 +152,7 @@ cdef class _DaemonQueue:
         start = self.count > self.idle and self.nthreads < self.max_workers
         if start:
             self.nthreads += 1
+            self.starting += 1
         pthread_mutex_unlock(&self.lock)
         if signal:
             pthread_cond_signal(&self.cond)
@@ -152,17 +161,24 @@ cdef class _DaemonQueue:
         return 0
 
     cdef _start_thread(self):
+        # `starting` covers the gap between put() counting the thread and
+        # `threads` listing it: close() waits for it to close, or
+        # shutdown(wait=True) could miss a thread about to run a job.
         with self.threads_lock:
-            t = _threading.Thread(target=self.work,
-                                  name=f'{self.name_prefix}_{len(self.threads)}')
             try:
+                t = _threading.Thread(target=self.work,
+                                      name=f'{self.name_prefix}_{len(self.threads)}')
                 t.start()
             except BaseException:
                 pthread_mutex_lock(&self.lock)
                 self.nthreads -= 1
+                self.starting -= 1
                 pthread_mutex_unlock(&self.lock)
                 raise
             self.threads.append(t)
+            pthread_mutex_lock(&self.lock)
+            self.starting -= 1
+            pthread_mutex_unlock(&self.lock)
 
     # --- the worker -------------------------------------------------------------
 
@@ -172,6 +188,8 @@ cdef class _DaemonQueue:
         ThreadPoolExecutor."""
         cdef PyObject *item = NULL
         cdef bint waited = False
+        # Never the previous job's flag: its loop may be gone by now.
+        poll_flag[0] = NULL
         pthread_mutex_lock(&self.lock)
         self.idle += 1
         while self.count == 0 and not self.shutdown:
@@ -283,6 +301,7 @@ cdef class _DaemonQueue:
 
     def close(self, bint cancel_futures):
         """Refuse new jobs, wake every idle thread; returns the threads."""
+        cdef int starting
         pthread_mutex_lock(&self.lock)
         self.shutdown = True
         pthread_mutex_unlock(&self.lock)
@@ -290,8 +309,16 @@ cdef class _DaemonQueue:
             for job in self.drain():
                 _fail(job, None)
         pthread_cond_broadcast(&self.cond)
-        with self.threads_lock:
-            return list(self.threads)
+        while True:
+            with self.threads_lock:
+                pthread_mutex_lock(&self.lock)
+                starting = self.starting
+                pthread_mutex_unlock(&self.lock)
+                if starting == 0:
+                    return list(self.threads)
+            # A put() that got in before `shutdown` is starting a thread
+            # (it needs threads_lock, released above): let it finish.
+            _time.sleep(0.0001)
 
     def qsize(self):
         pthread_mutex_lock(&self.lock)
