@@ -450,7 +450,6 @@ def test_loop_close_racing_pool_completions_refuses_them_and_never_writes_a_stal
             for fd in mine:
                 os.close(fd)
         assert ran[0] == 400
-        assert sum(f.done() for f in futs) < 400 or True  # any split is fine
 
 
 def test_jobs_queued_before_fork_do_not_run_in_the_child():
