@@ -68,3 +68,30 @@ def wait_for_threads(baseline, timeout=10.0):
     while threading.active_count() > baseline and time.monotonic() < deadline:
         time.sleep(0.01)
     return threading.active_count()
+
+
+def take_fd_numbers_up_to(fd_number, limit=8):
+    """Open eventfds until one gets `fd_number` (or `limit` more): after a
+    loop's close(), its old descriptor numbers are the lowest free ones, so
+    a stray write to the loop's closed eventfd then lands in one of ours.
+    Returns our fds; the caller closes them."""
+    mine = []
+    while True:
+        fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        mine.append(fd)
+        if fd >= fd_number or len(mine) > limit:
+            return mine
+
+
+def in_forked_child(check):
+    """Run check() in a fork()ed child; its exit code: 0 when check()
+    returned true, 2 when false, 1 when it raised."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 1
+        try:
+            code = 0 if check() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)

@@ -16,7 +16,8 @@ import time
 import pytest
 
 import aioloop
-from helpers import open_fds, run_briefly, run_python, wait_for_threads
+from helpers import (in_forked_child, open_fds, run_briefly, run_python,
+                     take_fd_numbers_up_to, wait_for_threads)
 
 EXECUTORS = {
     "ThreadPoolExecutor": concurrent.futures.ThreadPoolExecutor,
@@ -158,16 +159,9 @@ def test_pool_works_in_a_forked_child():
     # The DaemonPool forgets its threads in the child and starts new ones.
     pool = aioloop.DaemonPool(max_workers=2)
     assert pool.submit(int, "1").result(5) == 1
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 1
-        try:
-            code = 0 if pool.submit(int, "7").result(5) == 7 else 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    code = in_forked_child(lambda: pool.submit(int, "7").result(5) == 7)
     pool.shutdown()
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert code == 0
 
 
 # --- run_in_executor on both loops ---------------------------------------------
@@ -435,12 +429,7 @@ def test_loop_close_racing_pool_completions_refuses_them_and_never_writes_a_stal
         for _ in range(5):
             run_briefly(lp)
         lp.close()
-        mine = []
-        while True:
-            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-            mine.append(fd)
-            if fd >= wakefd or len(mine) > 8:
-                break
+        mine = take_fd_numbers_up_to(wakefd)
         try:
             pool.shutdown(wait=True)
             for fd in mine:
@@ -470,11 +459,12 @@ def test_jobs_queued_before_fork_do_not_run_in_the_child():
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
         gate.set()
         [f.result(5) for f in queued]
         pool.shutdown()
         os.close(w)
-        print(os.waitstatus_to_exitcode(status), os.read(r, 100).decode().split())
+        print(code, os.read(r, 100).decode().split())
     """))
     assert out.split("\n")[0] == "0 ['0', '1', '2']"
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import aioloop
-from helpers import open_fds, run_briefly
+from helpers import open_fds, run_briefly, take_fd_numbers_up_to
 
 N_THREADS = 4
 N_CALLS = 5000
@@ -340,12 +340,7 @@ def test_close_racing_producer_threads_refuses_or_delivers_and_never_writes_a_st
         lp.close()
         # Take the closed numbers back (the lowest free ones) before the
         # producers have all noticed the close.
-        mine = []
-        while True:
-            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-            mine.append(fd)
-            if fd >= wakefd or len(mine) > 8:
-                break
+        mine = take_fd_numbers_up_to(wakefd)
         for th in threads:
             th.join()
         try:
