@@ -40,6 +40,7 @@ cdef class _DaemonQueue:
 
     cdef int put(self, _Job job, const int *poll_flag) except -1
     cdef PyObject *take(self, const int **poll_flag) noexcept nogil
+    cdef _Slot _pop_locked(self) noexcept nogil
     cdef list drain(self)
     cdef void _reinit_after_fork(self) noexcept
     cdef _start_thread(self)

@@ -59,11 +59,6 @@ def _complete(fut, result, exc):
         fut.set_exception(_convert_future_exc(exc))
 
 
-def _cancel(fut):
-    # On the loop's thread: shutdown(cancel_futures=True) dropped the job.
-    fut.cancel()
-
-
 @cython.freelist(64)
 cdef class _Job:
     pass
@@ -187,6 +182,7 @@ cdef class _DaemonQueue:
         shut down and empty. Queued jobs still run after shutdown(), as with
         ThreadPoolExecutor."""
         cdef PyObject *item = NULL
+        cdef _Slot slot
         cdef bint waited = False
         # Never the previous job's flag: its loop may be gone by now.
         poll_flag[0] = NULL
@@ -197,14 +193,21 @@ cdef class _DaemonQueue:
             pthread_cond_wait(&self.cond, &self.lock)
         self.idle -= 1
         if self.count:
-            item = self.items[self.head].job
+            slot = self._pop_locked()
+            item = slot.job
             # Wait for the submitter's poll only when woken for this job:
             # a job already queued means a burst, and a loop still busy.
-            poll_flag[0] = self.items[self.head].poll_flag if waited else NULL
-            self.head = (self.head + 1) % self.cap
-            self.count -= 1
+            if waited:
+                poll_flag[0] = slot.poll_flag
         pthread_mutex_unlock(&self.lock)
         return item
+
+    cdef _Slot _pop_locked(self) noexcept nogil:
+        """The oldest slot, taken out of the ring. Lock held, count > 0."""
+        cdef _Slot slot = self.items[self.head]
+        self.head = (self.head + 1) % self.cap
+        self.count -= 1
+        return slot
 
     def work(self):
         """A pool thread's body."""
@@ -292,9 +295,7 @@ cdef class _DaemonQueue:
             if self.count == 0:
                 pthread_mutex_unlock(&self.lock)
                 return jobs
-            item = self.items[self.head].job
-            self.head = (self.head + 1) % self.cap
-            self.count -= 1
+            item = self._pop_locked().job
             pthread_mutex_unlock(&self.lock)
             jobs.append(<object>item)
             Py_DECREF(<object>item)
@@ -319,12 +320,6 @@ cdef class _DaemonQueue:
             # A put() that got in before `shutdown` is starting a thread
             # (it needs threads_lock, released above): let it finish.
             _time.sleep(0.0001)
-
-    def qsize(self):
-        pthread_mutex_lock(&self.lock)
-        n = self.count
-        pthread_mutex_unlock(&self.lock)
-        return n
 
 
 cdef enum:
@@ -355,7 +350,7 @@ cdef _fail(_Job job, exc):
         return
     try:
         if exc is None:
-            (<EventLoopCore>job.loop)._post_threadsafe(_cancel, (job.fut,), None, False)
+            (<EventLoopCore>job.loop)._post_threadsafe(job.fut.cancel, (), None, False)
         else:
             (<EventLoopCore>job.loop)._post_threadsafe(
                 _complete, (job.fut, None, exc), None, False)
