@@ -27,6 +27,7 @@ cdef class Inbox:
 
     cdef int put(self, Handle h, bint defer=*) except -1
     cdef void pay_wake(self) noexcept nogil
+    cdef bint _grow_locked(self) noexcept nogil
     cdef bint prepare_sleep(self) noexcept
     cdef int drain_into(self, ReadyQueue q) except -1
     cdef void close(self) noexcept

@@ -67,28 +67,21 @@ cdef class Inbox:
         pthread_mutex_destroy(&self.lock)
 
     cdef int put(self, Handle h, bint defer=False) except -1:
-        cdef PyObject **grown
+        cdef bint closed
         if self.fork_gen != _fork_generation:
             # Refused as a closed inbox refuses: the parked handle and its
             # context go back to the collector before they are dropped.
             _gc_unpark_refused(h)
             raise RuntimeError(_FORKED_LOOP_MSG)
-        Py_INCREF(h)
         pthread_mutex_lock(&self.lock)
-        if self.closed:
+        if self.closed or (self.count == self.cap and not self._grow_locked()):
+            closed = self.closed
             pthread_mutex_unlock(&self.lock)
             _gc_unpark_refused(h)
-            Py_XDECREF(<PyObject *>h)
-            raise RuntimeError('Event loop is closed')
-        if self.count == self.cap:
-            grown = <PyObject **>realloc(self.items, sizeof(PyObject *) * self.cap * 2)
-            if grown == NULL:
-                pthread_mutex_unlock(&self.lock)
-                _gc_unpark_refused(h)
-                Py_XDECREF(<PyObject *>h)
-                raise MemoryError()
-            self.items = grown
-            self.cap *= 2
+            if closed:
+                raise RuntimeError('Event loop is closed')
+            raise MemoryError()
+        Py_INCREF(h)
         self.items[self.count] = <PyObject *>h
         self.count += 1
         # `pending` changes only under the lock. Already set, it was set by
@@ -103,6 +96,16 @@ cdef class Inbox:
                 self.poller.wake()
         pthread_mutex_unlock(&self.lock)
         return 0
+
+    cdef bint _grow_locked(self) noexcept nogil:
+        """Double `items` (lock held); False when out of memory."""
+        cdef PyObject **grown = <PyObject **>realloc(
+            self.items, sizeof(PyObject *) * self.cap * 2)
+        if grown == NULL:
+            return False
+        self.items = grown
+        self.cap *= 2
+        return True
 
     cdef void pay_wake(self) noexcept nogil:
         """Write the eventfd if a put(defer=True) owes the loop a wake."""
