@@ -10,21 +10,11 @@ parametrised with the `loop` fixture runs once per loop, ids "asyncio" and
 """
 
 import asyncio
-import sys
 
 import pytest
 
 import aioloop
-from helpers import assert_no_fd_leak, open_fds
-
-# The oracle is asyncio's own Unix loop, named directly: asyncio.new_event_loop()
-# would follow the current policy, which a test may have set to aioloop's.
-LOOP_FACTORIES = {
-    "asyncio": asyncio.SelectorEventLoop,
-    "aioloop": aioloop.new_event_loop,
-}
-
-PY312 = sys.version_info >= (3, 12)
+from helpers import LOOP_FACTORIES, assert_no_fd_leak, open_fds
 
 
 def pytest_asyncio_loop_factories(config, item):

@@ -1,9 +1,21 @@
 """Helpers shared by the tests (imported as `helpers`; tests/ is on sys.path)."""
 
+import asyncio
 import gc
 import os
 import subprocess
 import sys
+
+import aioloop
+
+# The oracle is asyncio's own Unix loop, named directly: asyncio.new_event_loop()
+# would follow the current policy, which a test may have set to aioloop's.
+LOOP_FACTORIES = {
+    "asyncio": asyncio.SelectorEventLoop,
+    "aioloop": aioloop.new_event_loop,
+}
+
+PY312 = sys.version_info >= (3, 12)
 
 
 def open_fds():

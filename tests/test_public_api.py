@@ -8,7 +8,7 @@ import contextvars
 import pytest
 
 import aioloop
-from conftest import PY312
+from helpers import PY312
 from helpers import run_briefly
 
 

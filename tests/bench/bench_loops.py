@@ -1,4 +1,4 @@
-"""Loop factories for tests/test_bench.py: loops that fail in known ways.
+"""Loop factories for tests/bench/test_bench.py: loops that fail in known ways.
 
 The bench imports them in its worker processes as ``bench_loops:NAME``
 (tests/ is put on PYTHONPATH by the test)."""

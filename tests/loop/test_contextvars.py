@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from conftest import PY312
+from helpers import PY312
 from helpers import run_briefly, run_until
 
 var = contextvars.ContextVar("var", default="unset")

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from conftest import LOOP_FACTORIES
+from helpers import LOOP_FACTORIES
 from helpers import run_briefly
 
 
