@@ -29,6 +29,31 @@ cdef extern from *:
         __atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
         return __atomic_exchange_n(other, 0, __ATOMIC_SEQ_CST);
     }
+    static inline unsigned long aio_load_ulong(const unsigned long *p) {
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    }
+    static inline void aio_store_ulong(unsigned long *p, unsigned long v) {
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);
+    }
+    static inline Py_ssize_t aio_load_ssize(const Py_ssize_t *p) {
+        return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+    }
+    static inline void aio_store_ssize(Py_ssize_t *p, Py_ssize_t v) {
+        __atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+    }
+    static inline Py_ssize_t aio_load_ssize_relaxed(const Py_ssize_t *p) {
+        return __atomic_load_n(p, __ATOMIC_RELAXED);
+    }
+    static inline void aio_store_ssize_relaxed(Py_ssize_t *p, Py_ssize_t v) {
+        __atomic_store_n(p, v, __ATOMIC_RELAXED);
+    }
+    static inline int aio_fetch_add(int *p, int v) {
+        return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+    }
+    static inline int aio_cas(int *p, int expected, int desired) {
+        return __atomic_compare_exchange_n(p, &expected, desired, 0,
+                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
     """
     int aio_load_acquire(const int *p) nogil
     void aio_store_release(int *p, int v) nogil
@@ -39,6 +64,19 @@ cdef extern from *:
     int aio_exchange_seq(int *p, int v) nogil
     int aio_load_relaxed(const int *p) nogil
     int aio_set_pending_and_take(int *flag, int *other) nogil
+    # Thread ids and counts published by one thread for others to read.
+    unsigned long aio_load_ulong(const unsigned long *p) nogil
+    void aio_store_ulong(unsigned long *p, unsigned long v) nogil
+    Py_ssize_t aio_load_ssize(const Py_ssize_t *p) nogil
+    void aio_store_ssize(Py_ssize_t *p, Py_ssize_t v) nogil
+    Py_ssize_t aio_load_ssize_relaxed(const Py_ssize_t *p) nogil
+    void aio_store_ssize_relaxed(Py_ssize_t *p, Py_ssize_t v) nogil
+    int aio_fetch_add(int *p, int v) nogil
+    # The same on a Cython bint (a C int): flags such as a loop's _running.
+    bint aio_load_flag "aio_load_acquire"(const bint *p) nogil
+    void aio_store_flag "aio_store_release"(bint *p, bint v) nogil
+    # Compare-and-swap: True (and *p = desired) if *p was `expected`.
+    bint aio_cas(int *p, int expected, int desired) nogil
 
 cdef extern from "<sched.h>" nogil:
     int sched_yield()

@@ -64,6 +64,7 @@ cdef inline void _gc_release(PyObject *p) noexcept:
 
 import asyncio.events as _aio_events
 from cpython.ref cimport Py_XDECREF
+from aioloop.includes.atomics cimport *
 
 # asyncio.Handle._repr_info reads only public-by-convention attributes that our
 # Handle exposes, and knows each Python version's formatting of a callback.
@@ -96,7 +97,8 @@ cdef class Handle:
         cdef EventLoopCore loop = <EventLoopCore>self._loop
         if not self._cancelled:
             self._cancelled = True
-            if loop._running and loop._tid != PyThread_get_thread_ident():
+            if (aio_load_flag(&loop._running) and
+                    aio_load_ulong(&loop._tid) != PyThread_get_thread_ident()):
                 # Another thread (a call_soon_threadsafe() caller) cancels
                 # while the loop may be running this very handle: only the
                 # flag is set. Dropping the callback here would free it under

@@ -14,8 +14,10 @@ cdef class Inbox:
         # The two flags of the wake-up handshake, atomics (see inbox.pyx):
         int sleeping            # the loop is (about to be) in epoll_wait
         int pending             # items are queued (set under lock, cleared by drain)
-        PyObject **spare        # consumer only
+        PyObject **spare        # consumer only: the batch being drained
         Py_ssize_t spare_cap    # consumer only
+        Py_ssize_t spare_pos    # consumer only: next item of the batch to hand out
+        Py_ssize_t spare_left   # consumer only: items of the batch not handed out yet
         Poller poller           # immutable after init; its eventfd is written under lock
         unsigned long long wakeups   # guarded by lock: eventfd writes made
         bint wake_owed          # guarded by lock: a put(defer=True) owes the loop a wake
@@ -29,5 +31,7 @@ cdef class Inbox:
     cdef void pay_wake(self) noexcept nogil
     cdef bint _grow_locked(self) noexcept nogil
     cdef bint prepare_sleep(self) noexcept
-    cdef int drain_into(self, ReadyQueue q) except -1
+    cdef Py_ssize_t drain_into(self, ReadyQueue q, Py_ssize_t limit=*) except -1
+    cdef int kick(self) noexcept nogil
+    cdef void cancel_sleep(self) noexcept nogil
     cdef void close(self) noexcept

@@ -13,6 +13,18 @@
 # (or both: one spurious wake). The first producer to see `sleeping` clears
 # it, so later ones skip the syscall.
 #
+# Other queues that feed the loop (the Scheduler's run queues) use the same
+# handshake through kick(): publish the work (a seq_cst store), then
+# kick() takes `sleeping` and writes the eventfd if the loop was going to
+# sleep; the loop checks those queues after prepare_sleep() has stored
+# `sleeping` (and backs out with cancel_sleep()).
+#
+# Bounded drain: one pass hands at most `limit` items to the ready queue
+# (oldest first); the rest of the swapped-out batch stays with the consumer
+# and goes first in the next pass, before anything posted since. A flood of
+# call_soon_threadsafe() thus cannot starve the loop's timers and I/O: they
+# are polled between batches.
+#
 # A producer that holds the GIL and is about to release it (a daemon-pool
 # thread going back to wait for work) may defer its wake: put(defer=True)
 # records the debt in `wake_owed` and pay_wake(), called without the GIL,
@@ -53,6 +65,8 @@ cdef class Inbox:
         self.fork_gen = _fork_generation
         self.items = <PyObject **>malloc(sizeof(PyObject *) * self.cap)
         self.spare_cap = 64
+        self.spare_pos = 0
+        self.spare_left = 0
         self.spare = <PyObject **>malloc(sizeof(PyObject *) * self.spare_cap)
         if self.items == NULL or self.spare == NULL:
             raise MemoryError()
@@ -128,45 +142,83 @@ cdef class Inbox:
             return False
         return True
 
-    cdef int drain_into(self, ReadyQueue q) except -1:
+    cdef Py_ssize_t drain_into(self, ReadyQueue q, Py_ssize_t limit=-1) except -1:
+        """Move up to `limit` queued handles (all if negative) to `q`, in
+        order. Returns how many are still waiting in the consumer's batch:
+        the loop must not block while that is non-zero."""
         cdef PyObject **batch
-        cdef Py_ssize_t i, n, batch_cap
+        cdef Py_ssize_t i, n, end, batch_cap
         aio_store_seq(&self.sleeping, 0)
-        if not aio_load_seq(&self.pending):
+        if self.spare_left == 0:
+            if not aio_load_seq(&self.pending):
+                return 0
+            if self.fork_gen != _fork_generation:
+                return 0
+            pthread_mutex_lock(&self.lock)
+            # The loop is awake and takes the items now: an owed wake would only
+            # make its next poll return at once.
+            self.wake_owed = False
+            aio_store_seq(&self.pending, 0)
+            n = self.count
+            if n == 0:
+                pthread_mutex_unlock(&self.lock)
+                return 0
+            # The consumer's batch is empty (spare_left == 0): swap it in.
+            batch = self.items
+            batch_cap = self.cap
+            self.items = self.spare
+            self.cap = self.spare_cap
+            self.count = 0
+            pthread_mutex_unlock(&self.lock)
+            self.spare = batch
+            self.spare_cap = batch_cap
+            self.spare_pos = 0
+            self.spare_left = n
+        batch = self.spare
+        i = self.spare_pos
+        end = i + self.spare_left
+        if limit >= 0 and end - i > limit:
+            end = i + limit
+        # Push in order; on MemoryError the remaining references of this
+        # batch are released so nothing leaks (the callbacks are lost, as
+        # with any allocation failure while scheduling).
+        try:
+            while i < end:
+                q.push(<Handle>batch[i])
+                Py_XDECREF(batch[i])
+                batch[i] = NULL
+                i += 1
+        except MemoryError:
+            end = self.spare_pos + self.spare_left
+            while i < end:
+                _gc_release(batch[i])
+                batch[i] = NULL
+                i += 1
+            self.spare_pos = 0
+            self.spare_left = 0
+            raise
+        self.spare_left -= i - self.spare_pos
+        self.spare_pos = 0 if self.spare_left == 0 else i
+        return self.spare_left
+
+    cdef int kick(self) noexcept nogil:
+        """Wake the loop if it is (about to be) asleep in epoll_wait; for a
+        producer that has just published work in a queue the loop checks
+        after prepare_sleep(). Any thread. Returns 1 if it wrote the eventfd."""
+        if not aio_exchange_seq(&self.sleeping, 0):
             return 0
         if self.fork_gen != _fork_generation:
             return 0
         pthread_mutex_lock(&self.lock)
-        # The loop is awake and takes the items now: an owed wake would only
-        # make its next poll return at once.
-        self.wake_owed = False
-        aio_store_seq(&self.pending, 0)
-        n = self.count
-        if n == 0:
-            pthread_mutex_unlock(&self.lock)
-            return 0
-        batch = self.items
-        batch_cap = self.cap
-        self.items = self.spare
-        self.cap = self.spare_cap
-        self.count = 0
+        if not self.closed:
+            self.wakeups += 1
+            self.poller.wake()
         pthread_mutex_unlock(&self.lock)
-        self.spare = batch
-        self.spare_cap = batch_cap
-        # Push in order; on MemoryError the remaining references are released
-        # so nothing leaks (the callbacks are lost, as with any allocation
-        # failure while scheduling).
-        i = 0
-        try:
-            while i < n:
-                q.push(<Handle>batch[i])
-                Py_XDECREF(batch[i])
-                i += 1
-        finally:
-            while i < n:
-                _gc_release(batch[i])
-                i += 1
-        return 0
+        return 1
+
+    cdef void cancel_sleep(self) noexcept nogil:
+        """The loop found work after prepare_sleep(): it will not block."""
+        aio_store_seq(&self.sleeping, 0)
 
     cdef void close(self) noexcept:
         """Refuse further puts and drop what is queued (Loop.close())."""
@@ -177,6 +229,13 @@ cdef class Inbox:
         if self.fork_gen != _fork_generation:
             self.closed = True
             return
+        # The consumer's unfinished batch first (close() runs on the loop's
+        # thread, the consumer).
+        for i in range(self.spare_pos, self.spare_pos + self.spare_left):
+            _gc_release(self.spare[i])
+            self.spare[i] = NULL
+        self.spare_pos = 0
+        self.spare_left = 0
         pthread_mutex_lock(&self.lock)
         self.closed = True
         n = self.count
@@ -193,8 +252,9 @@ cdef class Inbox:
     def __len__(self):
         cdef Py_ssize_t n
         if self.fork_gen != _fork_generation:
-            return self.count
+            return self.count + self.spare_left
         pthread_mutex_lock(&self.lock)
         n = self.count
         pthread_mutex_unlock(&self.lock)
-        return n
+        # spare_left: the consumer's; exact on the loop's thread, a hint elsewhere.
+        return n + aio_load_ssize_relaxed(&self.spare_left)

@@ -1,10 +1,26 @@
 from libc.stdint cimport uint32_t
 
 cdef class EventLoopCore:
-    # The one-thread loop. Every field is touched only by the thread running
-    # the loop, except `_inbox` (thread-safe by its own lock) and the flags
-    # `_closed`/`_running` that other threads may read (a stale read only
-    # decides which RuntimeError they get).
+    # The one-thread loop. Thread contract (as tokio documents its worker):
+    # every field is read and written only by the thread running the loop
+    # (or, while it is not running, by the one thread that owns it), except:
+    #   _inbox           read by any thread (immutable reference); its queue
+    #                    is guarded by its own mutex (loop/inbox.pyx)
+    #   _closed          written by the owner (close()), read by any thread
+    #                    with an atomic load (a stale read only decides which
+    #                    RuntimeError a poster gets: the inbox refuses posts
+    #                    under its lock once closed)
+    #   _running, _tid   written by the loop thread with atomic stores around
+    #                    run_forever(); read by any thread with atomic loads
+    #                    (call_soon_threadsafe, Handle.cancel, LoopRemote)
+    #   _debug           written by set_debug() on the owner; read elsewhere
+    #                    with an atomic load (it only decides how much checking
+    #                    a poster does)
+    #   _published_load  written by the loop thread once per pass (relaxed
+    #                    atomic store), read by any thread (a placement hint)
+    #   _remote          immutable after creation: the LoopRemote handle
+    # Nothing outside the one-thread layer (loop/, net/, unix/, transports/)
+    # touches these fields: other layers hold a LoopRemote.
     cdef:
         Poller _poller
         ReadyQueue _ready
@@ -30,6 +46,13 @@ cdef class EventLoopCore:
         public double slow_callback_duration
         double _clock_resolution
         object _old_agen_hooks
+        CycleHook _hook               # the layer above's cycle hook, or None
+        LoopRemote _remote
+        Py_ssize_t _published_load
+        # A call_soon/call_later from a thread other than the running
+        # loop's raises: always on free-threaded builds (it would write an
+        # unsynchronised ring), and on every build for a Scheduler's loops.
+        bint _strict_thread
         # counters (loop.stats())
         unsigned long long _n_callbacks
         unsigned long long _n_polls
@@ -37,6 +60,7 @@ cdef class EventLoopCore:
         unsigned long long _n_timers
 
     cdef inline int _check_closed_c(self) except -1
+    cdef int _check_owner_thread(self, str method) except -1
     cdef int _check_fork(self) except -1
     cdef double _now(self) noexcept
     cdef Handle _make_handle(self, Handle h, object callback, tuple args, object context, str method, bint scheduling=*)

@@ -28,6 +28,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from cpython.object cimport PyCallable_Check
 from libc.math cimport ceil, isnan
 from aioloop.includes.linux cimport *
+from aioloop.includes.atomics cimport *
 from aioloop.includes.python cimport PyContext_Enter, PyContext_Exit, PyContext_CopyCurrent, PyThread_get_thread_ident
 
 cdef object _Future = _asyncio.Future
@@ -51,6 +52,19 @@ cdef object _getframe = _sys._getframe
 cdef enum:
     # asyncio's MAXIMUM_SELECT_TIMEOUT: never sleep longer than a day at once.
     _MAX_POLL_MS = 24 * 3600 * 1000
+    # Callbacks from other threads taken into one pass of the run cycle; the
+    # rest runs in later passes, in order (fairness under a flood).
+    _INBOX_BATCH = 1024
+
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define AIO_FREE_THREADED 1
+    #else
+    #define AIO_FREE_THREADED 0
+    #endif
+    """
+    bint _FREE_THREADED "AIO_FREE_THREADED"
 
 # --- fork -------------------------------------------------------------------
 # An epoll set and an eventfd are shared with a fork()ed child. A child that
@@ -106,6 +120,10 @@ cdef class EventLoopCore:
         self._running = False
         self._tid = 0
         self._fork_gen = _fork_generation
+        self._hook = None
+        self._published_load = 0
+        self._strict_thread = _FREE_THREADED
+        self._remote = _new_remote(self)
         self._current_handle = None
         self._exception_handler = None
         self._task_factory = None
@@ -131,6 +149,20 @@ cdef class EventLoopCore:
 
     def _check_closed(self):
         self._check_closed_c()
+
+    def _set_strict_thread(self, bint on):
+        # The Scheduler turns this on for its loops on every build.
+        self._strict_thread = on
+
+    cdef int _check_owner_thread(self, str method) except -1:
+        # A wrong-thread call_soon would push into the ready ring while the
+        # loop's thread pops from it. asyncio checks only in debug mode.
+        if self._running and PyThread_get_thread_ident() != self._tid:
+            raise RuntimeError(
+                f'{method}() called from a thread other than the one running '
+                f'the loop; use loop.call_soon_threadsafe() to schedule a '
+                f'callback from another thread')
+        return 0
 
     cdef int _check_fork(self) except -1:
         if self._fork_gen != _fork_generation:
@@ -214,6 +246,10 @@ cdef class EventLoopCore:
         """Run callback(*args) on the next pass of the loop, in FIFO order
         with other call_soon() callbacks. Loop thread only. Returns a Handle."""
         self._check_closed_c()
+        if self._fork_gen != _fork_generation:
+            raise RuntimeError(_FORKED_LOOP_MSG)
+        if self._strict_thread:
+            self._check_owner_thread('call_soon')
         cdef Handle h = self._make_handle(Handle.__new__(Handle), callback,
                                           args, context, 'call_soon')
         if not self._running:
@@ -233,14 +269,15 @@ cdef class EventLoopCore:
         sleeps (one eventfd write per sleep)."""
         self._check_closed_c()
         cdef Handle h
-        if self._running and PyThread_get_thread_ident() == self._tid:
+        if (aio_load_flag(&self._running) and
+                PyThread_get_thread_ident() == aio_load_ulong(&self._tid)):
             # On the loop's own thread this is call_soon: keeping it in the
             # same queue keeps asyncio's ordering with call_soon().
             h = self._make_handle(Handle.__new__(Handle), callback, args,
                                   context, 'call_soon_threadsafe')
             self._ready.push(h)
             return h
-        if not PyCallable_Check(callback) or self._debug:
+        if not PyCallable_Check(callback) or aio_load_flag(&self._debug):
             _check_callback(self, callback, 'call_soon_threadsafe')
         return self._post_threadsafe(callback, args, context, False)
 
@@ -258,7 +295,7 @@ cdef class EventLoopCore:
             _gc_park_context(h)
         else:
             h._context = context
-        if self._debug:
+        if aio_load_flag(&self._debug):
             h._source_traceback = _extract_stack(_getframe(0))
         _gc_park(h)
         self._inbox.put(h, defer_wake)
@@ -267,6 +304,10 @@ cdef class EventLoopCore:
     cdef TimerHandle _call_at(self, double when, object callback, tuple args,
                               object context, str method):
         self._check_closed_c()
+        if self._fork_gen != _fork_generation:
+            raise RuntimeError(_FORKED_LOOP_MSG)
+        if self._strict_thread:
+            self._check_owner_thread(method)
         if isnan(when):
             raise ValueError('when must not be NaN')
         cdef TimerHandle t = <TimerHandle>self._make_handle(
@@ -314,6 +355,8 @@ cdef class EventLoopCore:
         pass
 
     def create_future(self):
+        if self._fork_gen != _fork_generation:
+            raise RuntimeError(_FORKED_LOOP_MSG)
         return _Future(loop=self)
 
     def create_task(self, coro, *, name=None, context=None):
@@ -395,7 +438,10 @@ cdef class EventLoopCore:
         timers.maybe_compact()
         timers.drop_cancelled_top()
 
-        if ready.count or self._stopping:
+        cdef CycleHook hook = self._hook
+        # Published for placement by other threads (LoopRemote.load()).
+        aio_store_ssize_relaxed(&self._published_load, ready.count)
+        if ready.count or self._stopping or self._inbox.spare_left:
             timeout_ms = 0
         elif timers.size:
             delta = timers.top()._when - _monotonic()
@@ -407,7 +453,14 @@ cdef class EventLoopCore:
                 timeout_ms = <int>ceil(delta * 1000.0)
         else:
             timeout_ms = -1
+        if timeout_ms != 0 and hook is not None and hook.before_sleep() > 0:
+            timeout_ms = 0      # it found work (stolen)
         if timeout_ms != 0 and not self._inbox.prepare_sleep():
+            timeout_ms = 0
+        if timeout_ms != 0 and hook is not None and hook.has_work():
+            # Published after `sleeping` was stored: the producer may not
+            # have seen it. Do not block.
+            self._inbox.cancel_sleep()
             timeout_ms = 0
 
         if timeout_ms == 0 and self._n_watched == 0:
@@ -418,7 +471,13 @@ cdef class EventLoopCore:
         else:
             n = poller.wait(timeout_ms)
             self._n_polls += 1
-        self._inbox.drain_into(ready)
+        if timeout_ms != 0 and hook is not None:
+            hook.after_sleep()
+        # Bounded: a flood from other threads waits its turn in batches,
+        # and timers and I/O are served between them (loop/inbox.pyx).
+        self._inbox.drain_into(ready, _INBOX_BATCH)
+        if hook is not None:
+            hook.after_poll()
         if n < 0:
             # EINTR: run Python-level signal handlers now (this is where
             # KeyboardInterrupt surfaces, as from asyncio's select()).
@@ -499,8 +558,8 @@ cdef class EventLoopCore:
         self._check_running()
         self._set_coroutine_origin_tracking(self._debug)
         self._old_agen_hooks = _get_asyncgen_hooks()
-        self._tid = PyThread_get_thread_ident()
-        self._running = True
+        aio_store_ulong(&self._tid, PyThread_get_thread_ident())
+        aio_store_flag(&self._running, 1)
         try:
             _set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
                                 finalizer=self._asyncgen_finalizer_hook)
@@ -511,8 +570,8 @@ cdef class EventLoopCore:
                     break
         finally:
             self._stopping = False
-            self._running = False
-            self._tid = 0
+            aio_store_flag(&self._running, 0)
+            aio_store_ulong(&self._tid, 0)
             _set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
             if self._old_agen_hooks is not None:
@@ -534,7 +593,7 @@ cdef class EventLoopCore:
             return
         if self._debug:
             _logger.debug("Close %r", self)
-        self._closed = True
+        aio_store_flag(&self._closed, 1)
         self._ready.clear()
         self._timers.clear()
         # Before the poller closes: no producer writes its eventfd after this.

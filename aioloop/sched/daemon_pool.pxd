@@ -8,9 +8,9 @@ cdef struct _Slot:
 
 
 cdef class _Job:
-    # One call for the pool. `loop` is the EventLoopCore whose asyncio future
-    # `fut` gets the result (run_in_executor), or None when `fut` is a
-    # concurrent.futures.Future (submit()).
+    # One call for the pool. `loop` is the LoopRemote of the loop whose
+    # asyncio future `fut` gets the result (run_in_executor), or None when
+    # `fut` is a concurrent.futures.Future (submit()).
     cdef object loop
     cdef object fut
     cdef object func
@@ -44,5 +44,5 @@ cdef class _DaemonQueue:
     cdef list drain(self)
     cdef void _reinit_after_fork(self) noexcept
     cdef _start_thread(self)
-    cdef Inbox _run(self, _Job job)
+    cdef LoopRemote _run(self, _Job job)
     cdef bint _run_initializer(self) except -1

@@ -214,7 +214,7 @@ cdef class _DaemonQueue:
         cdef PyObject *item
         cdef const int *poll_flag = NULL
         cdef _Job job
-        cdef Inbox owed = None          # an inbox this thread owes a wake
+        cdef LoopRemote owed = None     # a loop this thread owes a wake
         try:
             if self.initializer is not None and not self._run_initializer():
                 return
@@ -239,9 +239,9 @@ cdef class _DaemonQueue:
             self.nthreads -= 1
             pthread_mutex_unlock(&self.lock)
 
-    cdef Inbox _run(self, _Job job):
-        """Run one job; returns the inbox owed a wake, if any."""
-        cdef EventLoopCore loop
+    cdef LoopRemote _run(self, _Job job):
+        """Run one job; returns the loop owed a wake, if any."""
+        cdef LoopRemote remote
         fut = job.fut
         if job.loop is None:
             # concurrent.futures.Future (submit()): ThreadPoolExecutor's rules.
@@ -254,7 +254,7 @@ cdef class _DaemonQueue:
             else:
                 fut.set_result(result)
             return None
-        loop = <EventLoopCore>job.loop
+        remote = <LoopRemote>job.loop
         # A read of another thread's future: only a hint that saves the call.
         # _complete() decides on the loop's thread.
         if fut.cancelled():
@@ -266,10 +266,10 @@ cdef class _DaemonQueue:
             result = None
             exc = e
         try:
-            loop._post_threadsafe(_complete, (fut, result, exc), None, True)
+            remote.post(_complete, (fut, result, exc), None, True)
         except RuntimeError:
             return None     # the loop closed meanwhile: nobody waits
-        return loop._inbox
+        return remote
 
     cdef bint _run_initializer(self) except -1:
         try:
@@ -350,10 +350,9 @@ cdef _fail(_Job job, exc):
         return
     try:
         if exc is None:
-            (<EventLoopCore>job.loop)._post_threadsafe(job.fut.cancel, (), None, False)
+            (<LoopRemote>job.loop).post(job.fut.cancel, (), None, False)
         else:
-            (<EventLoopCore>job.loop)._post_threadsafe(
-                _complete, (job.fut, None, exc), None, False)
+            (<LoopRemote>job.loop).post(_complete, (job.fut, None, exc), None, False)
     except RuntimeError:
         pass        # the loop closed meanwhile: nobody waits
 
@@ -397,16 +396,17 @@ class DaemonPool(_cf.ThreadPoolExecutor):
         """Run func(*args) on a pool thread; return an asyncio future of
         `loop`, completed on the loop's thread."""
         cdef const int *flag = NULL
+        cdef LoopRemote remote = (<EventLoopCore>loop)._remote
         fut = loop.create_future()
         cdef _Job job = _Job.__new__(_Job)
-        job.loop = loop
+        job.loop = remote
         job.fut = fut
         job.func = func
         job.args = args
         # Submitted on the loop's own thread, which holds the GIL until it
         # next polls: the pool thread waits for that poll (see _await_poll).
-        if (<EventLoopCore>loop)._tid == PyThread_get_thread_ident():
-            flag = &(<EventLoopCore>loop)._poller.polling
+        if remote.on_loop_thread():
+            flag = remote.polling_flag()
         (<_DaemonQueue>self._q).put(job, flag)
         return fut
 

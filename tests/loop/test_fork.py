@@ -9,7 +9,8 @@ may have threads).
 from helpers import run_python
 
 _FORK_PROGRAM = r"""
-import asyncio, os, socket, aioloop
+import asyncio, os, socket, warnings, aioloop
+warnings.simplefilter("ignore", RuntimeWarning)   # the never-awaited sleep(0)
 
 loop = aioloop.new_event_loop()
 a, b = socket.socketpair()
@@ -25,10 +26,13 @@ if pid == 0:
     code = 0
     lines = []
     try:
-        fut = loop.create_future()
         for name, call in [
             ("run_forever", loop.run_forever),
-            ("run_until_complete", lambda: loop.run_until_complete(fut)),
+            ("run_until_complete", lambda: loop.run_until_complete(asyncio.sleep(0))),
+            ("call_soon", lambda: loop.call_soon(int)),
+            ("call_later", lambda: loop.call_later(1, int)),
+            ("call_at", lambda: loop.call_at(loop.time() + 1, int)),
+            ("create_future", loop.create_future),
             ("add_reader", lambda: loop.add_reader(b, int)),
             ("add_writer", lambda: loop.add_writer(b, int)),
             ("remove_reader", lambda: loop.remove_reader(a)),
@@ -80,8 +84,11 @@ b.close()
 
 def test_loop_inherited_across_fork_raises_in_the_child_and_parent_keeps_working():
     out = run_python(_FORK_PROGRAM).splitlines()
-    child = out[:7]
-    for name in ("run_forever", "run_until_complete", "add_reader", "add_writer", "remove_reader"):
+    child = out[:11]
+    # Refused early and alike: scheduling calls (call_soon, call_later,
+    # create_future) as well as running and fd registration.
+    for name in ("run_forever", "run_until_complete", "call_soon", "call_later", "call_at",
+                 "create_future", "add_reader", "add_writer", "remove_reader"):
         line = next(l for l in child if l.startswith(name + ":"))
         assert line.startswith(f"{name}: RuntimeError: "), line
         assert "fork" in line, line

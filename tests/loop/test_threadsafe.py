@@ -4,6 +4,7 @@ each thread's calls in its own order, and a sleeping loop wakes promptly."""
 import asyncio
 import gc
 import os
+import sys
 import threading
 import time
 
@@ -424,3 +425,89 @@ def test_handles_cancelled_by_their_producer_threads_while_the_loop_runs():
     # runs twice, and every handle never cancelled runs.
     for lag in (0, 1, 3, 0, 1, 3, 2, 2):
         _cancel_race_round(4, 25_000, lag)
+
+
+def test_one_pass_takes_at_most_a_batch_from_the_inbox_and_the_rest_in_order():
+    # A flood from other threads must not starve timers and I/O: one pass of
+    # the run cycle takes at most 1024 callbacks from the inbox; the rest wait
+    # for the next passes, in order. A probe that re-schedules itself runs
+    # once per pass, before that pass's share of the inbox.
+    loop = aioloop.new_event_loop()
+    try:
+        got = []
+        seen = []
+
+        def probe():
+            seen.append(len(got))
+            if len(seen) == 4:
+                loop.stop()
+            else:
+                loop.call_soon(probe)
+
+        loop.call_soon(probe)
+        posted = threading.Thread(target=lambda: [
+            loop.call_soon_threadsafe(got.append, i) for i in range(2500)])
+        posted.start()
+        posted.join()
+        loop.run_forever()
+        assert seen == [0, 1024, 2048, 2500]
+        assert got == list(range(2500))
+    finally:
+        loop.close()
+
+
+def test_call_soon_from_a_foreign_thread_is_refused_on_a_strict_loop():
+    # Free-threaded builds refuse by default (the ready ring is unlocked);
+    # the Scheduler's loops refuse on every build. _set_strict_thread is the
+    # switch the Scheduler uses.
+    loop = aioloop.new_event_loop()
+    loop._set_strict_thread(True)
+    errors = []
+
+    def foreign():
+        for call in (lambda: loop.call_soon(print),
+                     lambda: loop.call_later(1, print),
+                     lambda: loop.call_at(loop.time() + 1, print)):
+            try:
+                call()
+            except RuntimeError as e:
+                errors.append(str(e))
+        loop.call_soon_threadsafe(loop.stop)
+
+    try:
+        loop.call_soon(threading.Thread(target=foreign).start)
+        loop.run_forever()
+        assert len(errors) == 3
+        assert all('call_soon_threadsafe' in e for e in errors)
+        # Not running: the owner may prepare work from any thread, as asyncio.
+        t = threading.Thread(target=lambda: loop.call_soon(got.append, 1))
+        got = []
+        t.start()
+        t.join()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert got == [1]
+    finally:
+        loop.close()
+
+
+@pytest.mark.skipif(getattr(sys, '_is_gil_enabled', lambda: True)(),
+                    reason='the default refusal is for free-threaded builds; '
+                           'the strict-loop test above covers GIL builds')
+def test_free_threaded_build_refuses_foreign_call_soon_by_default():
+    loop = aioloop.new_event_loop()
+    errors = []
+
+    def foreign():
+        try:
+            loop.call_soon(print)
+        except RuntimeError as e:
+            errors.append(e)
+        loop.call_soon_threadsafe(loop.stop)
+
+    try:
+        loop.call_soon(threading.Thread(target=foreign).start)
+        loop.run_forever()
+        assert len(errors) == 1
+    finally:
+        loop.close()
