@@ -8,6 +8,10 @@ cdef extern from "Python.h":
     int PyContext_Enter(object ctx) except -1
     int PyContext_Exit(object ctx) except -1
     object PyContext_CopyCurrent()
+    # The same on a borrowed pointer (no reference counting): the run cycle
+    # enters a transport's context around each of its readiness events.
+    int _PyContext_Enter_ptr "PyContext_Enter"(PyObject *) except -1
+    int _PyContext_Exit_ptr "PyContext_Exit"(PyObject *) except -1
 
     unsigned long PyThread_get_thread_ident()
 

@@ -9,6 +9,9 @@ cdef class FdWatcher:
         uint32_t mask       # the epoll events registered with the kernel
         uint32_t revents    # events seen by the poller, not yet dispatched
         bint queued         # self is in the loop's ready queue
+        # The contextvars.Context dispatch() runs in (a transport's: see
+        # FdTransport), or None for the loop's own context.
+        object context
 
     cdef int on_events(self, EventLoopCore loop, uint32_t events) except -1
     cdef int dispatch(self, uint32_t events) except -1

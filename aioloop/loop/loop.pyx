@@ -30,6 +30,7 @@ from libc.math cimport ceil, isnan
 from aioloop.includes.linux cimport *
 from aioloop.includes.atomics cimport *
 from aioloop.includes.python cimport PyContext_Enter, PyContext_Exit, PyContext_CopyCurrent, PyThread_get_thread_ident
+from aioloop.includes.python cimport _PyContext_Enter_ptr, _PyContext_Exit_ptr
 
 cdef object _Future = _asyncio.Future
 cdef object _Task = _asyncio.Task
@@ -515,7 +516,10 @@ cdef class EventLoopCore:
         while ntodo > 0:
             ntodo -= 1
             item = ready.pop()
-            if isinstance(item, Handle):
+            # The queue holds Handles, TimerHandles and FdWatchers, nothing
+            # else: two type compares instead of isinstance(), which walks a
+            # transport's whole MRO for every I/O event.
+            if type(item) is Handle or type(item) is TimerHandle:
                 h = <Handle>item
                 item = None     # one local reference, for _gc_unpark's count
                 try:
@@ -536,12 +540,27 @@ cdef class EventLoopCore:
 
     cdef int _dispatch_io(self, FdWatcher w, uint32_t events) except -1:
         # A transport handles its own errors (connection_lost etc.); anything
-        # escaping is a bug in it and must not take the loop down.
+        # escaping is a bug in it and must not take the loop down. A watcher
+        # with a context (a transport) is dispatched in it, as asyncio runs a
+        # transport's reader and writer callbacks in their Handles' context.
+        # No try/finally: the handlers below leave the context first.
+        cdef PyObject *ctx = <PyObject *>w.context
+        cdef bint entered = False
         try:
+            if ctx != <PyObject *>None:
+                _PyContext_Enter_ptr(ctx)
+                entered = True
             w.dispatch(events)
+            if entered:
+                entered = False
+                _PyContext_Exit_ptr(ctx)
         except (SystemExit, KeyboardInterrupt):
+            if entered:
+                _PyContext_Exit_ptr(ctx)
             raise
         except BaseException as exc:
+            if entered:
+                _PyContext_Exit_ptr(ctx)
             self.call_exception_handler({
                 'message': f'Exception in I/O dispatch of {w!r}',
                 'exception': exc,

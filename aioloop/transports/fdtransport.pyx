@@ -5,12 +5,17 @@
 # error does. Closing and teardown differ per kind and live with each kind
 # (base.pyx for sockets, pipes.pyx for pipes).
 
+from aioloop.includes.python cimport PyContext_CopyCurrent
+
 
 cdef class FdTransport(FdWatcher):
 
     def __cinit__(self, *args, **kwargs):
         self._high_water = 64 * 1024
         self._low_water = 16 * 1024
+        # Made by the loop's factories in the context of the call that asked
+        # for the transport (create_connection, the server's accept, ...).
+        self.context = PyContext_CopyCurrent()
 
     def __init__(self, *args, **kwargs):
         raise TypeError("transports are created by the event loop")
