@@ -17,6 +17,15 @@ cdef class FdTransport(FdWatcher):
         # Read by asyncio's loop.sendfile() fallback
         # (base_events._SendfileFallbackProtocol).
         readonly bint _protocol_paused
+        # Instance attributes shadow methods, as on asyncio's Python
+        # transports: tests mock write(), pause_reading() & co. with
+        # `transport.write = mock` or mock.patch.object(). The loop's C paths
+        # never look a method up on the instance, so only Python callers
+        # (protocols, streams, SSLProtocol) see a replacement, as on asyncio.
+        # Cython makes the (empty) dict with the instance; 3.11's method
+        # cache then costs a few instructions per Python-level call, where an
+        # instance whose dict pointer is NULL is not specialised at all.
+        dict __dict__
         object __weakref__      # asyncio's Server (3.13) keeps a WeakSet of clients
 
     cdef int _set_protocol(self, object protocol) except -1

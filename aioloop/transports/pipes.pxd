@@ -7,10 +7,6 @@ cdef class PipeTransport(FdTransport):
         readonly object _fileno        # an int; None once the pipe is closed
         bint _lost_scheduled           # _call_connection_lost() is on its way
         bint _watch_peer               # FIFO or socket: the other end's close is reported
-        # Instance attributes shadow methods, as on asyncio's Python
-        # transports: tests and StreamReader users mock pause_reading() & co.
-        # Pipes are not a hot path; the dict is made on first assignment.
-        dict __dict__
 
     cdef int _init(self, NetLoop loop, object pipe, object protocol,
                    object extra, bint for_write) except -1
