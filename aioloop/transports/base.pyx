@@ -40,16 +40,21 @@ cdef class SocketTransport(FdTransport):
             except OSError:
                 self._extra['peername'] = None
         self._set_protocol(protocol)
-        self._server = server
         self._closing = False
         self._paused = False
         self._conn_lost = 0
-        loop._fd_attach(self)
         if server is not None:
+            # Server._attach() refuses (AssertionError) once the server is
+            # closed: a connection accepted just before close() whose
+            # transport is made after it. Only an attached server is
+            # remembered, so that __del__ and connection_lost detach
+            # exactly what was attached (3.11/3.12 assert the count).
             if _server_tracks_transports:
                 server._attach(self)
             else:
                 server._attach()
+            self._server = server
+        loop._fd_attach(self)
         return 0
 
     # --- asyncio.BaseTransport -----------------------------------------------

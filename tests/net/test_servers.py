@@ -3,9 +3,11 @@ reuse_port, sock=, start/stop serving, close with clients attached,
 abstract Unix sockets, many concurrent connections."""
 
 import asyncio
+import gc
 import os
 import socket
 import sys
+import warnings
 
 import pytest
 
@@ -297,3 +299,57 @@ def test_create_server_family_and_unix_sock(run, unix_path):
         with pytest.raises(ValueError, match="path and sock can not be specified"):
             await loop.create_unix_server(EchoServer, unix_path, sock=usock)
     run(main)
+
+
+@pytest.mark.parametrize("family", ["unix", "tcp"])
+def test_connection_accepted_just_before_server_close_leaves_no_unraisable_error(run, family, tmp_path):
+    # A Unix connect completes at once, so the server's accept runs in the
+    # same pass and its transport is made (in a task) after close(): the
+    # server then refuses it (Server._attach asserts it is open). That
+    # transport must not detach from the server later either: 3.11/3.12
+    # assert the server's count in _detach(), from our transport's __del__.
+    made = []
+    unraisable = []
+
+    class Tracked(asyncio.Protocol):
+        def __init__(self):
+            made.append(self)
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        if family == "unix":
+            path = str(tmp_path / "s")
+            server = await loop.create_unix_server(Tracked, path)
+            transport, _ = await loop.create_unix_connection(asyncio.Protocol, path)
+        else:
+            server = await loop.create_server(Tracked, "127.0.0.1", 0)
+            transport, _ = await loop.create_connection(
+                asyncio.Protocol, *server.sockets[0].getsockname())
+        transport.close()
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 5)
+        await asyncio.sleep(0.01)
+        for p in made:
+            if hasattr(p, "transport"):
+                p.transport.close()
+        await asyncio.sleep(0)
+
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        with warnings.catch_warnings():
+            # Both loops warn about the refused connection's transport.
+            warnings.simplefilter("ignore", ResourceWarning)
+            run(main)
+            gc.collect()
+    finally:
+        sys.unraisablehook = old_hook
+    assert [(u.exc_type, u.object) for u in unraisable] == []
+    if family == "unix":
+        # The race this test is about did happen: a protocol was made for
+        # the accepted connection, and its transport never connected.
+        assert len(made) == 1 and not hasattr(made[0], "transport")
+
