@@ -66,6 +66,13 @@ cdef extern from *:
     """
     bint _FREE_THREADED "AIO_FREE_THREADED"
 
+class LoopExit(BaseException):
+    """A BaseException that a callback may raise to end run_forever() with
+    an error, as SystemExit and KeyboardInterrupt do (every other exception
+    of a callback goes to the exception handler). The Scheduler raises a
+    subclass on loop 0 when a dispatch thread failed."""
+
+
 # --- fork -------------------------------------------------------------------
 # An epoll set and an eventfd are shared with a fork()ed child. A child that
 # polled the parent's set would steal its events; one that unregistered fds
@@ -393,7 +400,7 @@ cdef class EventLoopCore:
                 h._callback(*h._args)
             finally:
                 PyContext_Exit(ctx)
-        except (SystemExit, KeyboardInterrupt):
+        except (SystemExit, KeyboardInterrupt, LoopExit):
             raise
         except BaseException as exc:
             self._report_callback_error(h, exc)
