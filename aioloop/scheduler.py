@@ -694,7 +694,9 @@ class Scheduler:
         generators down."""
         loop = self._loops[i]
         me = _asyncio.current_task()
-        while self._core.queued(i):
+        # Accepted work first: its queue, and hinted work in its inbox (no
+        # new submission arrives now; see _close_submissions).
+        while self._core.queued(i) or loop.stats()["inbox"]:
             await _asyncio.sleep(0)
         while True:
             tasks = [t for t in _asyncio.all_tasks(loop)
