@@ -13,10 +13,12 @@ from ._core import DaemonPool, Loop
 from .scheduler import (DispatchThreadError, Scheduler, Spawned,
                         current_scheduler, new_scheduler_loop as _new_loop,
                         sched, spawn, thread_index)
+from .sync import Event, Queue, TaskBarrier, TaskLock
 
 __all__ = ("Loop", "new_event_loop", "EventLoopPolicy", "install", "run",
            "DaemonPool", "Scheduler", "Spawned", "DispatchThreadError", "spawn",
-           "sched", "current_scheduler", "thread_index")
+           "sched", "current_scheduler", "thread_index", "TaskBarrier",
+           "TaskLock", "Queue", "Event")
 __version__ = "0.1.0"
 
 
