@@ -740,3 +740,45 @@ def test_bounded_queue_raises_on_a_dispatch_thread_and_blocks_a_plain_one(clean_
 
     with aioloop.Scheduler(threads=2, max_pending=3) as s:
         s.run(main(s))
+
+
+def test_one_pass_moves_a_bounded_share_of_the_run_queue():
+    # Fairness: a long run queue does not stop a loop from polling. With one
+    # thread, a pass moves at most 128 queued callbacks into the ready queue;
+    # a probe that re-schedules itself runs once per pass, before them.
+    s = aioloop.Scheduler(threads=1)
+    try:
+        got = []
+        seen = []
+        loop = s.loops[0]
+
+        def probe():
+            seen.append(len(got))
+            if len(seen) == 4:
+                loop.stop()
+            else:
+                loop.call_soon(probe)
+
+        loop.call_soon(probe)
+        t = threading.Thread(target=lambda: [s.sched(got.append, i) for i in range(300)])
+        t.start()
+        t.join()
+        loop.run_forever()
+        assert seen == [0, 128, 256, 300]
+        assert got == list(range(300))
+    finally:
+        s.close()
+
+
+def test_signal_handlers_belong_to_thread_0(clean_exit):
+    async def install():
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, print)
+
+    async def main(s):
+        with pytest.raises((RuntimeError, ValueError)):
+            await s.spawn(install(), hint=1)
+        await install()         # thread 0 is the main thread
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR1)
+
+    with aioloop.Scheduler(threads=2) as s:
+        s.run(main(s))
