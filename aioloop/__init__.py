@@ -14,11 +14,15 @@ from .scheduler import (DispatchThreadError, Scheduler, Spawned,
                         current_scheduler, new_scheduler_loop as _new_loop,
                         sched, spawn, thread_index)
 from .sync import Event, Queue, TaskBarrier, TaskLock
+from .dial import (Announcement, Call, adial, announce, dial_connection,
+                   netmkaddr, open_dial)
+from .resolver import Resolver
 
 __all__ = ("Loop", "new_event_loop", "EventLoopPolicy", "install", "run",
            "DaemonPool", "Scheduler", "Spawned", "DispatchThreadError", "spawn",
            "sched", "current_scheduler", "thread_index", "TaskBarrier",
-           "TaskLock", "Queue", "Event")
+           "TaskLock", "Queue", "Event", "adial", "open_dial", "dial_connection",
+           "announce", "Announcement", "Call", "netmkaddr", "Resolver")
 __version__ = "0.1.0"
 
 
