@@ -8,7 +8,9 @@
 #            shared base (FdTransport) and write queue
 #   net/     network methods: sock_*, DNS, connections, servers, TLS
 #   unix/    signal handlers, child-exit watching (pidfd), subprocesses
-#   sched/   the multi-core layer: the daemon pool (default executor)
+#   sched/   the multi-core layer: the daemon pool (default executor), the
+#            Scheduler's run queues and dispatch hooks (scheduler.py is its
+#            Python half: threads, Spawned, shutdown)
 
 cimport cython
 
@@ -34,4 +36,6 @@ include "unix/subprocess.pyx"
 include "unix/unixloop.pyx"
 include "unix/api.pyx"
 include "sched/daemon_pool.pyx"
+include "sched/runqueue.pyx"
+include "sched/dispatch.pyx"
 include "loop/asyncio_api.pyx"

@@ -61,6 +61,8 @@ cdef class EventLoopCore:
 
     cdef inline int _check_closed_c(self) except -1
     cdef int _check_owner_thread(self, str method) except -1
+    cdef inline LoopRemote remote(self):
+        return self._remote
     cdef int _check_fork(self) except -1
     cdef double _now(self) noexcept
     cdef Handle _make_handle(self, Handle h, object callback, tuple args, object context, str method, bint scheduling=*)

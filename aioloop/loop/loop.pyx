@@ -56,6 +56,8 @@ cdef enum:
     # Callbacks from other threads taken into one pass of the run cycle; the
     # rest runs in later passes, in order (fairness under a flood).
     _INBOX_BATCH = 1024
+    # Queued posts past which each poster yields the GIL and the CPU.
+    _INBOX_BACKLOG = 4096
 
 cdef extern from *:
     """
@@ -66,6 +68,13 @@ cdef extern from *:
     #endif
     """
     bint _FREE_THREADED "AIO_FREE_THREADED"
+
+class LoopExit(BaseException):
+    """A BaseException that a callback may raise to end run_forever() with
+    an error, as SystemExit and KeyboardInterrupt do (every other exception
+    of a callback goes to the exception handler). The Scheduler raises a
+    subclass on loop 0 when a dispatch thread failed."""
+
 
 # --- fork -------------------------------------------------------------------
 # An epoll set and an eventfd are shared with a fork()ed child. A child that
@@ -300,6 +309,13 @@ cdef class EventLoopCore:
             h._source_traceback = _extract_stack(_getframe(0))
         _gc_park(h)
         self._inbox.put(h, defer_wake)
+        if aio_load_ssize_relaxed(&self._inbox.count) > _INBOX_BACKLOG:
+            # Back-pressure: a producer that never releases the GIL (this
+            # path makes no syscall) would otherwise keep the loop's thread
+            # from running for whole switch intervals while the backlog
+            # grows. Give the GIL and the CPU away once per post instead.
+            with nogil:
+                sched_yield()
         return h
 
     cdef TimerHandle _call_at(self, double when, object callback, tuple args,
@@ -394,7 +410,7 @@ cdef class EventLoopCore:
                 h._callback(*h._args)
             finally:
                 PyContext_Exit(ctx)
-        except (SystemExit, KeyboardInterrupt):
+        except (SystemExit, KeyboardInterrupt, LoopExit):
             raise
         except BaseException as exc:
             self._report_callback_error(h, exc)

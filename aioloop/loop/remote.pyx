@@ -81,6 +81,9 @@ cdef class LoopRemote:
         return not aio_load_flag(&self._loop._closed)
 
     cdef int push_ready(self, Handle h) except -1:
+        # A handle made without a loop (a Scheduler's SchedHandle) becomes
+        # this loop's when it enters the ready queue.
+        h._loop = self._loop
         return self._loop._ready.push(h)
 
     cdef int set_hook(self, CycleHook hook) except -1:

@@ -396,7 +396,7 @@ class DaemonPool(_cf.ThreadPoolExecutor):
         """Run func(*args) on a pool thread; return an asyncio future of
         `loop`, completed on the loop's thread."""
         cdef const int *flag = NULL
-        cdef LoopRemote remote = (<EventLoopCore>loop)._remote
+        cdef LoopRemote remote = (<EventLoopCore?>loop).remote()
         fut = loop.create_future()
         cdef _Job job = _Job.__new__(_Job)
         job.loop = remote

@@ -1,0 +1,275 @@
+# Dispatch threads' share of the run cycle: how unhinted work reaches a loop,
+# how an idle loop steals, and when a sleeping loop is woken.
+#
+# Rules (the Scheduler's contract; scheduler.py states them for users):
+#   - Unhinted work submitted on dispatch thread i goes to RunQueue i; from
+#     any other thread, to the least-loaded thread's RunQueue (its queue
+#     length plus what its loop published as ready), and that thread is
+#     kicked if it sleeps. Hinted work never comes here: it goes to its
+#     loop's inbox (pinned, never stolen).
+#   - Each pass of loop i moves at most _TAKE_BATCH items of RunQueue i into
+#     its ready queue, after the inbox's bounded batch: a long queue never
+#     starves I/O, timers or the inbox (they are served every pass). With N
+#     threads it takes only 1/N of its queue per pass (at least one), since
+#     what it moved can no longer be stolen.
+#   - A loop about to sleep (nothing ready, no timer due) steals half of the
+#     longest sibling queue into its own queue. Work that started (an asyncio
+#     Task) never moves: only SchedHandles not yet taken are in the queues.
+#   - Wake-ups: after a local push, or while a pass leaves work in its
+#     queue, one sleeping sibling is woken to steal, and only if no thread
+#     is already searching (nsearching == 0, claimed by CAS). A burst costs
+#     one eventfd write per woken thread.
+#   - No lost wake-up: a loop stores `sleeping` (prepare_sleep, seq_cst),
+#     then has_work() loads every queue's count (seq_cst); a producer stores
+#     the count under the queue lock (seq_cst), then exchanges `sleeping`
+#     in kick(). One of the two sees the other's store.
+
+from cpython.ref cimport Py_DECREF
+from aioloop.includes.atomics cimport *
+
+cdef enum:
+    _TAKE_BATCH = 128       # own-queue items moved into ready per pass
+    _STEAL_MAX = 1024       # items one steal may move
+
+
+cdef class DispatchHook(CycleHook):
+    def __cinit__(self, SchedCore core, int index, RunQueue q, LoopRemote remote):
+        self.core = core
+        self.index = index
+        self.q = q
+        self.remote = remote
+        self.search_token = 0
+
+    cdef int _adopt(self, PyObject **items, Py_ssize_t n) except -1:
+        # Move owned references into the ready queue (push takes its own).
+        cdef Py_ssize_t i = 0
+        try:
+            while i < n:
+                self.remote.push_ready(<Handle>items[i])
+                Py_DECREF(<object>items[i])
+                i += 1
+        finally:
+            while i < n:        # only after a MemoryError from push_ready
+                Py_DECREF(<object>items[i])
+                i += 1
+        return 0
+
+    cdef Py_ssize_t _steal(self) except -1:
+        cdef PyObject *tmp[_STEAL_MAX]
+        cdef RunQueue victim = None, other
+        cdef Py_ssize_t best = 0, size, k
+        cdef int j
+        self.n_steal_attempts += 1
+        for j in range(self.core.n):
+            if j == self.index:
+                continue
+            other = <RunQueue>self.core.queues[j]
+            size = other.size()
+            if size > best:
+                best = size
+                victim = other
+        if victim is None:
+            return 0
+        k = victim.take_half(tmp, _STEAL_MAX)
+        if k == 0:
+            return 0
+        try:
+            self.q.put_many(tmp, k)
+        except MemoryError:
+            # Run them here instead (still this loop's thread).
+            self._adopt(tmp, k)
+        self.n_stolen += k
+        if victim.size() > 1:
+            # More left than this thread took: let one more sibling look.
+            self.core.notify_one(self.index)
+        return k
+
+    cdef Py_ssize_t after_poll(self) except -1:
+        cdef PyObject *tmp[_TAKE_BATCH]
+        cdef Py_ssize_t n
+        if aio_exchange_seq(&self.search_token, 0):
+            # Woken to steal: this thread's share of nsearching ends here.
+            try:
+                if self.q.size() == 0 and not aio_load_seq(&self.core.closed):
+                    self._steal()
+            finally:
+                aio_fetch_add(&self.core.nsearching, -1)
+        # Work moved into the ready queue can no longer be stolen: with
+        # siblings, take only this thread's share of what is queued (at
+        # least one), so that a burst is spread before it is started.
+        n = self.q.size()
+        if n == 0:
+            return 0
+        if self.core.n > 1:
+            n = (n + self.core.n - 1) // self.core.n
+        if n > _TAKE_BATCH:
+            n = _TAKE_BATCH
+        n = self.q.take(tmp, n)
+        if n:
+            self.n_taken += n
+            self._adopt(tmp, n)
+            if self.q.size() > 1:
+                self.core.notify_one(self.index)
+        return n
+
+    cdef bint has_work(self) noexcept:
+        cdef int j
+        if aio_load_ssize(&self.q.count):
+            return True
+        if aio_load_seq(&self.core.closed):
+            return False
+        for j in range(self.core.n):
+            if aio_load_ssize(&(<RunQueue>self.core.queues[j]).count):
+                return True
+        return False
+
+    cdef Py_ssize_t before_sleep(self) except -1:
+        cdef Py_ssize_t k
+        if self.q.size():
+            return 1
+        if aio_load_seq(&self.core.closed):
+            return 0
+        aio_fetch_add(&self.core.nsearching, 1)
+        try:
+            k = self._steal()
+        finally:
+            aio_fetch_add(&self.core.nsearching, -1)
+        return k
+
+    cdef void after_sleep(self) noexcept:
+        self.n_sleeps += 1
+
+
+cdef class SchedCore:
+    def __cinit__(self, int n, Py_ssize_t bound=0):
+        if n < 1:
+            raise ValueError(f'threads must be >= 1, got {n}')
+        if bound < 0:
+            raise ValueError(f'max_pending must be >= 0, got {bound}')
+        self.n = n
+        self.bound = bound
+        self.hooks = [None] * n
+        self.queues = [RunQueue(bound) for _ in range(n)]
+        self.remotes = [None] * n
+        self.nsearching = 0
+        self.closed = 0
+        self.inflight = 0
+
+    def attach(self, loop, int index):
+        """Give loop `index` its hook (before the loop runs)."""
+        if not 0 <= index < self.n:
+            raise ValueError(f'index out of range: {index}')
+        cdef LoopRemote remote = (<EventLoopCore?>loop).remote()
+        cdef DispatchHook hook = DispatchHook(self, index, self.queues[index], remote)
+        remote.set_hook(hook)
+        (<EventLoopCore>loop)._set_strict_thread(True)
+        self.hooks[index] = hook
+        self.remotes[index] = remote
+
+    cdef int least_loaded(self) noexcept:
+        cdef int j, best = 0
+        cdef Py_ssize_t load, best_load = -1
+        for j in range(self.n):
+            load = ((<RunQueue>self.queues[j]).size() +
+                    (<LoopRemote>self.remotes[j]).load())
+            if best_load < 0 or load < best_load:
+                best_load = load
+                best = j
+        return best
+
+    cdef int notify_one(self, int from_index) except -1:
+        cdef int j, k
+        cdef DispatchHook hook
+        if aio_load_seq(&self.nsearching) != 0:
+            return 0
+        for k in range(1, self.n):
+            j = (from_index + k) % self.n
+            if not (<LoopRemote>self.remotes[j]).is_sleeping():
+                continue
+            if not aio_cas(&self.nsearching, 0, 1):
+                return 0            # someone else started searching
+            hook = <DispatchHook>self.hooks[j]
+            if aio_exchange_seq(&hook.search_token, 1):
+                # Already held a token (its count is in nsearching): undo ours.
+                aio_fetch_add(&self.nsearching, -1)
+            hook.remote.kick()
+            return 1
+        return 0
+
+    def enter(self):
+        """Begin a submission: refused once closed; pair with leave()."""
+        aio_fetch_add(&self.inflight, 1)
+        if aio_load_seq(&self.closed):
+            aio_fetch_add(&self.inflight, -1)
+            raise RuntimeError('scheduler is closed')
+
+    def leave(self):
+        aio_fetch_add(&self.inflight, -1)
+
+    def inflight_count(self):
+        return aio_load_seq(&self.inflight)
+
+    def submit(self, callback, tuple args, context, int caller):
+        """Queue unhinted work; `caller` is the submitting dispatch thread's
+        index, or -1 for any other thread. Returns the SchedHandle."""
+        if aio_load_seq(&self.closed):
+            raise RuntimeError('scheduler is closed')
+        cdef SchedHandle h = _new_sched_handle(callback, args, context)
+        cdef int target
+        cdef DispatchHook hook
+        if caller >= 0:
+            (<RunQueue>self.queues[caller]).put(h, False)
+            if self.n > 1:
+                self.notify_one(caller)
+        else:
+            target = self.least_loaded()
+            hook = <DispatchHook>self.hooks[target]
+            hook.q.put(h, True)
+            aio_fetch_add(&hook.n_outside, 1)
+            hook.remote.kick()
+        return h
+
+    def close(self):
+        """Refuse submissions from now on and stop stealing."""
+        aio_store_seq(&self.closed, 1)
+
+    def close_queues(self):
+        for q in self.queues:
+            (<RunQueue>q).close()
+
+    def take_all(self, int index):
+        """Empty queue `index` (its loop does not run): the handles, in order."""
+        cdef PyObject *tmp[_TAKE_BATCH]
+        cdef Py_ssize_t n, i
+        cdef RunQueue q = <RunQueue>self.queues[index]
+        out = []
+        while True:
+            n = q.take(tmp, _TAKE_BATCH)
+            if n == 0:
+                return out
+            for i in range(n):
+                out.append(<object>tmp[i])
+                Py_DECREF(<object>tmp[i])
+
+    def is_closed(self):
+        return bool(aio_load_seq(&self.closed))
+
+    def queued(self, int index):
+        return (<RunQueue>self.queues[index]).size()
+
+    def total_queued(self):
+        cdef Py_ssize_t t = 0
+        for q in self.queues:
+            t += (<RunQueue>q).size()
+        return t
+
+    def stats(self, int index):
+        cdef DispatchHook h = <DispatchHook>self.hooks[index]
+        return {
+            'taken': h.n_taken,
+            'stolen': h.n_stolen,
+            'steal_attempts': h.n_steal_attempts,
+            'sleeps': h.n_sleeps,
+            'submitted_outside': aio_load_relaxed(&h.n_outside),
+            'queued': h.q.size(),
+        }

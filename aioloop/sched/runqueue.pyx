@@ -1,0 +1,174 @@
+# The Scheduler's run queues: one per dispatch thread, holding unhinted work
+# that has not started yet (hinted work is pinned and goes to its loop's
+# inbox instead, so it is never here and never stolen).
+#
+# A queue is a ring of owned references to SchedHandles under a pthread mutex.
+# Its owner takes a bounded batch per pass of the run cycle (take); a sibling
+# about to sleep steals half of it (take_half) into its own queue; any thread
+# puts. The critical sections never call into Python: references move in and
+# out as raw pointers and are released by the caller, outside the lock.
+#
+# Lock order: a thread holds at most one RunQueue lock at a time (a steal
+# copies out under the victim's lock, then puts under its own).
+
+from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+from aioloop.includes.pthread cimport *
+from aioloop.includes.atomics cimport *
+
+
+@cython.final
+cdef class SchedHandle(Handle):
+    def cancel(self):
+        # Whichever loop takes the handle reads the flag before running it
+        # and clears the callback itself (see the class declaration).
+        aio_store_flag(&self._cancelled, 1)
+
+
+cdef SchedHandle _new_sched_handle(object callback, tuple args, object context):
+    if not PyCallable_Check(callback):
+        raise TypeError(f'a callable object was expected, got {callback!r}')
+    cdef SchedHandle h = SchedHandle.__new__(SchedHandle)
+    h._callback = callback
+    h._args = args
+    h._context = PyContext_CopyCurrent() if context is None else context
+    return h
+
+
+cdef class RunQueue:
+    def __cinit__(self, Py_ssize_t bound=0):
+        if (pthread_mutex_init(&self.lock, NULL) != 0 or
+                pthread_cond_init(&self.space, NULL) != 0):
+            raise MemoryError()
+        self.cap = 256
+        self.head = 0
+        self.count = 0
+        self.bound = bound
+        self.waiting = 0
+        self.closed = 0
+        self.buf = <PyObject **>malloc(sizeof(PyObject *) * self.cap)
+        if self.buf == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.buf != NULL:
+            for i in range(self.count):
+                Py_XDECREF(self.buf[(self.head + i) & (self.cap - 1)])
+            free(self.buf)
+        pthread_cond_destroy(&self.space)
+        pthread_mutex_destroy(&self.lock)
+
+    cdef bint _grow_locked(self) noexcept nogil:
+        cdef PyObject **grown = <PyObject **>malloc(
+            sizeof(PyObject *) * self.cap * 2)
+        cdef Py_ssize_t i
+        if grown == NULL:
+            return False
+        for i in range(self.count):
+            grown[i] = self.buf[(self.head + i) & (self.cap - 1)]
+        free(self.buf)
+        self.buf = grown
+        self.head = 0
+        self.cap *= 2
+        return True
+
+    cdef int put(self, SchedHandle h, bint block) except -1:
+        """Queue h (any thread). With a bound and `block`, wait for space
+        (the GIL released); without `block`, a full queue raises."""
+        cdef int full = 0, closed = 0, stored = 0
+        Py_INCREF(h)        # the queue's reference, dropped again if refused
+        with nogil:
+            pthread_mutex_lock(&self.lock)
+            while (not self.closed and self.bound and self.count >= self.bound
+                   and block):
+                self.waiting += 1
+                pthread_cond_wait(&self.space, &self.lock)
+                self.waiting -= 1
+            if self.closed:
+                closed = 1
+            elif self.bound and self.count >= self.bound:
+                full = 1
+            elif self.count == self.cap and not self._grow_locked():
+                full = 2
+            else:
+                self.buf[(self.head + self.count) & (self.cap - 1)] = <PyObject *>h
+                aio_store_ssize(&self.count, self.count + 1)
+                stored = 1
+            pthread_mutex_unlock(&self.lock)
+        if not stored:
+            Py_DECREF(h)
+        if closed:
+            raise RuntimeError('scheduler is closed')
+        if full == 1:
+            raise RuntimeError(
+                'the run queue is full (Scheduler max_pending); a dispatch '
+                'thread does not wait for space, since two full threads '
+                'waiting on each other would deadlock')
+        if full == 2:
+            raise MemoryError()
+        return 0
+
+    cdef int put_many(self, PyObject **items, Py_ssize_t n) except -1:
+        """Take over n owned references (stolen work): no bound applies, the
+        work was accepted already."""
+        cdef Py_ssize_t i
+        cdef bint ok = True
+        with nogil:
+            pthread_mutex_lock(&self.lock)
+            while self.count + n > self.cap:
+                if not self._grow_locked():
+                    ok = False
+                    break
+            if ok:
+                for i in range(n):
+                    self.buf[(self.head + self.count + i) & (self.cap - 1)] = items[i]
+                aio_store_ssize(&self.count, self.count + n)
+            pthread_mutex_unlock(&self.lock)
+        if not ok:
+            raise MemoryError()
+        return 0
+
+    cdef Py_ssize_t _pop_locked(self, PyObject **out, Py_ssize_t n) noexcept nogil:
+        cdef Py_ssize_t i
+        if n > self.count:
+            n = self.count
+        for i in range(n):
+            out[i] = self.buf[self.head]
+            self.buf[self.head] = NULL
+            self.head = (self.head + 1) & (self.cap - 1)
+        aio_store_ssize(&self.count, self.count - n)
+        if n and self.waiting:
+            pthread_cond_broadcast(&self.space)
+        return n
+
+    cdef Py_ssize_t take(self, PyObject **out, Py_ssize_t n) noexcept nogil:
+        """Move up to n oldest items to `out` (owned references)."""
+        if aio_load_ssize_relaxed(&self.count) == 0:
+            return 0
+        pthread_mutex_lock(&self.lock)
+        n = self._pop_locked(out, n)
+        pthread_mutex_unlock(&self.lock)
+        return n
+
+    cdef Py_ssize_t take_half(self, PyObject **out, Py_ssize_t n) noexcept nogil:
+        """Steal: move half (rounded up, at most n) of the oldest items."""
+        cdef Py_ssize_t k
+        pthread_mutex_lock(&self.lock)
+        k = (self.count + 1) // 2
+        if k > n:
+            k = n
+        k = self._pop_locked(out, k)
+        pthread_mutex_unlock(&self.lock)
+        return k
+
+    cdef Py_ssize_t size(self) noexcept nogil:
+        return aio_load_ssize_relaxed(&self.count)
+
+    cdef void close(self) noexcept:
+        """Refuse further puts and release blocked producers (they raise)."""
+        pthread_mutex_lock(&self.lock)
+        self.closed = 1
+        pthread_cond_broadcast(&self.space)
+        pthread_mutex_unlock(&self.lock)
