@@ -532,10 +532,13 @@ cdef class EventLoopCore:
         while ntodo > 0:
             ntodo -= 1
             item = ready.pop()
-            # The queue holds Handles, TimerHandles and FdWatchers, nothing
-            # else: two type compares instead of isinstance(), which walks a
-            # transport's whole MRO for every I/O event.
-            if type(item) is Handle or type(item) is TimerHandle:
+            # The queue holds Handles (and subclasses: TimerHandle, the
+            # scheduler's SchedHandle) and FdWatchers, nothing else. The two
+            # type compares catch the common Handles without a call;
+            # isinstance(item, Handle) would walk a transport's whole MRO
+            # for every I/O event, while FdWatcher sits near its top.
+            if (type(item) is Handle or type(item) is TimerHandle
+                    or not isinstance(item, FdWatcher)):
                 h = <Handle>item
                 item = None     # one local reference, for _gc_unpark's count
                 try:
