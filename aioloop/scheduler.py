@@ -637,6 +637,10 @@ class Scheduler:
             if self._state != "new":
                 return
             self._state = "started"
+            if self._n > 1 and _threading.current_thread() is _threading.main_thread():
+                # A signal the kernel hands to a dispatch thread must still
+                # wake loop 0, where Python runs signal handlers.
+                self._loops[0]._wake_on_every_signal()
             for i in range(1, self._n):
                 t = _threading.Thread(target=self._thread_main, args=(i,),
                                       name=f"aioloop-dispatch-{i}", daemon=True)

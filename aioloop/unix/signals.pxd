@@ -9,6 +9,7 @@ cdef class SignalHandlers(FdWatcher):
         object _rsock              # watched by the poller (this FdWatcher's fd)
         object _wsock              # the process's wakeup fd while `_installed`
         bint _installed
+        bint _pinned               # stays installed without handlers (see _wake_on_every_signal)
         int _prev_wakeup_fd        # what set_wakeup_fd() replaced, to restore
         object _prev_wakeup_id     # (st_dev, st_ino) of that fd when replaced
 

@@ -178,6 +178,12 @@ cdef class SignalHandlers(FdWatcher):
                     _remove_signal_handler(<UnixLoop>self._loop, signum)
                 else:
                     self._loop._ready.push(h)
+        # The kernel may have delivered the signal to another thread (a
+        # dispatch thread, a daemon): then this loop's epoll_wait was not
+        # interrupted, and only this byte woke it. Python-level handlers
+        # (asyncio.Runner's SIGINT handler, default_int_handler) run now, in
+        # the main thread, as they would have on EINTR.
+        PyErr_CheckSignals()
         return 0
 
     cdef int close(self) except -1:
@@ -246,7 +252,7 @@ cdef object _remove_signal_handler(UnixLoop loop, object sig):
         if exc.errno == _errnos.EINVAL:
             raise RuntimeError(f'sig {sig} cannot be caught')
         raise
-    if not signals.handlers:
+    if not signals.handlers and not signals._pinned:
         signals._uninstall()
     return True
 

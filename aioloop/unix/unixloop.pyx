@@ -34,6 +34,24 @@ cdef class UnixLoop(NetLoop):
     def _check_signal(self, sig):
         _check_signal(sig)
 
+    def _wake_on_every_signal(self):
+        """Make this loop the process's signal wakeup fd until it closes,
+        with or without handlers (main thread only; RuntimeError elsewhere).
+
+        For a loop that shares its process with other threads blocked in
+        system calls (a Scheduler's dispatch threads): the kernel delivers a
+        process-directed signal (Ctrl-C) to any thread that does not block
+        it, and CPython then only sets a flag and writes the wakeup fd.
+        Without that write this loop, asleep in epoll_wait, would not run the
+        Python-level handler until some other event woke it. Blocking signals
+        in the other threads instead would leak the blocked mask into every
+        process they spawn (the mask survives fork and exec)."""
+        cdef SignalHandlers signals = self._signals
+        self._check_closed_c()
+        signals._open()
+        signals._install()
+        signals._pinned = True
+
     # --- pipes (transports/pipes.pyx) ----------------------------------------
 
     def _make_read_pipe_transport(self, pipe, protocol, waiter=None, extra=None):

@@ -675,6 +675,31 @@ def test_ctrl_c_of_a_scheduler_run_ends_with_keyboard_interrupt_and_no_thread():
     assert out.split() == ["interrupted", "1"]
 
 
+def test_ctrl_c_delivered_to_another_dispatch_thread_still_interrupts_the_run():
+    # The kernel hands a process-directed signal to any thread that does not
+    # block it. Here it goes to dispatch thread 2 on purpose (pthread_kill),
+    # while thread 0, where Python runs signal handlers, sleeps in epoll_wait
+    # with nothing else to wake it.
+    code = textwrap.dedent("""
+        import asyncio, signal, sys, threading, aioloop
+        async def ctrl_c_to_this_thread():
+            await asyncio.sleep(0.2)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        async def main():
+            aioloop.spawn(ctrl_c_to_this_thread(), hint=2)
+            await asyncio.sleep(100)
+        try:
+            aioloop.run(main(), threads=4)
+        except KeyboardInterrupt:
+            print("interrupted", threading.active_count(), flush=True)
+            sys.exit(0)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         text=True, timeout=30)
+    assert out.returncode == 0
+    assert out.stdout.split() == ["interrupted", "1"]
+
+
 def test_a_forked_child_cannot_use_the_parents_scheduler_but_can_make_its_own():
     code = textwrap.dedent("""
         import asyncio, os, aioloop
