@@ -15,6 +15,13 @@
 # tests/integration/ (real applications on aioloop: aiohttp, websockets,
 # uvicorn, anyio, pytest-asyncio) with the `integration` extra's packages
 # installed; the unit run leaves that folder out so nothing runs twice.
+#
+# Last, a free-threaded CPython 3.13t: built once from Debian's source package
+# by ../shared/tools/get_freethreaded_python.sh and cached outside the tree in
+# ~/.cache/aioloop/py313t-<Debian version> (AIOLOOP_CACHE moves it;
+# AIOLOOP_FT_PYTHON names an interpreter to use instead; AIOLOOP_FT=0 skips the
+# step). aioloop is built there, importing it must leave the GIL off, and the
+# unit suite (scheduler and stress tests included) runs with PYTHON_GIL=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -78,5 +85,55 @@ for v in $pythons; do
     summary+=("Python $v: integration: ${last:-no summary} (exit $rc)")
     [ $rc -eq 0 ] || status=1
 done
+# A cached 3.13t whose interpreter runs with the GIL off, or a fresh build
+# moved into the cache under the Debian source version it was built from.
+find_ft_python() {
+    local cache=${AIOLOOP_CACHE:-$HOME/.cache/aioloop} p tmp ver
+    if [ -n "${AIOLOOP_FT_PYTHON:-}" ]; then echo "$AIOLOOP_FT_PYTHON"; return 0; fi
+    for p in $(ls -d "$cache"/py313t-*/bin/python3.13t 2>/dev/null | sort -V -r); do
+        if "$p" -c 'import sys; sys.exit(sys._is_gil_enabled())' >/dev/null 2>&1; then
+            echo "$p"; return 0
+        fi
+    done
+    local tool="$root/../shared/tools/get_freethreaded_python.sh"
+    [ -f "$tool" ] || { echo "error: $tool not found (set AIOLOOP_FT_PYTHON or AIOLOOP_FT=0)" >&2; return 1; }
+    mkdir -p "$cache"
+    tmp="$cache/py313t-building"
+    rm -rf "$tmp"
+    echo "building a free-threaded CPython 3.13t (once; cached in $cache)" >&2
+    FT_WORK="$cache/ft-work" bash "$tool" "$tmp" > "$cache/ft-build.log" 2>&1 ||
+        { tail -n 30 "$cache/ft-build.log" >&2; return 1; }
+    ver=$(sed -n 's/.*got python3\.13 \([^ ]*\) .*/\1/p' "$cache/ft-build.log" | tail -n 1)
+    rm -rf "$cache/ft-work" "$cache/py313t-${ver:-unknown}"
+    mv "$tmp" "$cache/py313t-${ver:-unknown}"
+    echo "$cache/py313t-${ver:-unknown}/bin/python3.13t"
+}
+
+if [ "${AIOLOOP_FT:-1}" != 0 ]; then
+    echo "=== Python 3.13t (free-threaded, GIL off)"
+    if ft_py=$(find_ft_python); then
+        venv="$root/.venv/py3.13t"
+        echo "interpreter: $ft_py ($("$ft_py" -VV))"
+        [ -x "$venv/bin/python" ] || "$ft_py" -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --upgrade pip
+        "$venv/bin/python" -m pip install -q -e ".[test-freethreaded]"
+        # No PYTHON_GIL here: an extension module that does not declare
+        # free-threading support would turn the GIL back on at import.
+        if env -u PYTHON_GIL "$venv/bin/python" -c 'import sys, aioloop; sys.exit(sys._is_gil_enabled())'; then
+            summary+=("Python 3.13t: the GIL stays off after import aioloop")
+        else
+            summary+=("Python 3.13t: importing aioloop turned the GIL on"); status=1
+        fi
+        set +e
+        PYTHON_GIL=0 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests --ignore=tests/integration
+        rc=$?
+        set -e
+        summary+=("Python 3.13t (GIL off): unit tests exit $rc")
+        [ $rc -eq 0 ] || status=1
+    else
+        summary+=("Python 3.13t: no free-threaded interpreter could be built"); status=1
+    fi
+fi
+
 printf '%s\n' "${summary[@]}"
 exit $status

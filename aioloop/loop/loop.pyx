@@ -168,6 +168,9 @@ cdef class EventLoopCore:
         # A wrong-thread call_soon would push into the ready ring while the
         # loop's thread pops from it. asyncio checks only in debug mode.
         if self._running and PyThread_get_thread_ident() != self._tid:
+            if self._debug:
+                # asyncio's debug-mode check, with asyncio's message.
+                self._check_thread()
             raise RuntimeError(
                 f'{method}() called from a thread other than the one running '
                 f'the loop; use loop.call_soon_threadsafe() to schedule a '
