@@ -107,3 +107,76 @@ def in_forked_child(check):
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def tls_ca():
+    """A certificate authority for TLS tests, with trustme's interface
+    (issue_cert(*names).configure_cert(ctx), configure_trust(ctx)): trustme's
+    where it is installed, else one made with the openssl command (trustme
+    needs cryptography, which has no free-threaded 3.13t build here)."""
+    try:
+        import trustme
+    except ImportError:
+        return _OpenSSLCA()
+    return trustme.CA()
+
+
+class _OpenSSLCA:
+    def __init__(self):
+        import shutil
+        import tempfile
+        import weakref
+        self._dir = tempfile.mkdtemp(prefix="aioloop-test-ca-")
+        weakref.finalize(self, shutil.rmtree, self._dir, True)
+        self._key, self._cert = self._path("ca.key"), self._path("ca.pem")
+        # Python 3.13's default contexts verify with VERIFY_X509_STRICT: the
+        # CA needs critical basicConstraints and keyUsage, the leaf its key
+        # identifiers, or the handshake fails.
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                      "-nodes", "-keyout", self._key, "-out", self._cert, "-days", "2",
+                      "-subj", "/CN=aioloop test CA",
+                      "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self._leaves = 0
+
+    def _path(self, name):
+        return os.path.join(self._dir, name)
+
+    @staticmethod
+    def _openssl(*args):
+        subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+
+    def issue_cert(self, *names):
+        import ipaddress
+        self._leaves += 1
+        key, csr, cert, ext = (self._path(f"leaf{self._leaves}.{x}") for x in ("key", "csr", "pem", "ext"))
+        sans = []
+        for name in names:
+            try:
+                sans.append(f"IP:{ipaddress.ip_address(name)}")
+            except ValueError:
+                sans.append(f"DNS:{name}")
+        with open(ext, "w") as f:
+            f.write(f"subjectAltName={','.join(sans)}\n"
+                    "basicConstraints=critical,CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature\n"
+                    "extendedKeyUsage=serverAuth,clientAuth\n"
+                    "subjectKeyIdentifier=hash\n"
+                    "authorityKeyIdentifier=keyid\n")
+        self._openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                      "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={names[0]}")
+        self._openssl("x509", "-req", "-in", csr, "-CA", self._cert, "-CAkey", self._key,
+                      "-CAcreateserial", "-days", "2", "-out", cert, "-extfile", ext)
+        return _OpenSSLLeaf(cert, key)
+
+    def configure_trust(self, ctx):
+        ctx.load_verify_locations(cafile=self._cert)
+
+
+class _OpenSSLLeaf:
+    def __init__(self, cert, key):
+        self._cert, self._key = cert, key
+
+    def configure_cert(self, ctx):
+        ctx.load_cert_chain(self._cert, self._key)

@@ -23,6 +23,8 @@ import tempfile
 
 import pytest
 
+from helpers import tls_ca
+
 var = contextvars.ContextVar("var", default="unset")
 
 STREAM_METHODS = ["connection_made", "data_received", "eof_received", "connection_lost"]
@@ -108,8 +110,7 @@ def test_unix_server_connection_callbacks_run_in_create_unix_server_context(run)
 
 
 def test_tls_server_connection_callbacks_run_in_create_server_context(run):
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
+    ca = tls_ca()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost").configure_cert(server_ctx)
     client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)

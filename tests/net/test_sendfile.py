@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from helpers import tls_ca
+
 from .netutil import Recorder
 
 SIZE = 50 * 1024 * 1024
@@ -63,8 +65,7 @@ class SizedSink(HashingSink):
 
 
 def _tls(request):
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
+    ca = tls_ca()
     sctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost").configure_cert(sctx)
     cctx = ssl.create_default_context()

@@ -6,14 +6,14 @@ import ssl
 
 import pytest
 
-from .netutil import Recorder, pattern
+from helpers import tls_ca
 
-trustme = pytest.importorskip("trustme")
+from .netutil import Recorder, pattern
 
 
 @pytest.fixture(scope="module")
 def ca():
-    return trustme.CA()
+    return tls_ca()
 
 
 @pytest.fixture(scope="module")
