@@ -4,6 +4,11 @@ _core.pyx includes one file per concern (see DESIGN.md's folder layout); Cython
 compiles them as a single C module, so only _core.pyx is named here.
 """
 import os
+import sys
+
+if not sys.platform.startswith("linux"):
+    sys.exit("aioloop builds and runs on Linux only: its loop is made of epoll, "
+             f"eventfd and pidfd, which {sys.platform} does not have.")
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup

@@ -7,6 +7,12 @@ Three ways to use it::
     aioloop.install()   # or asyncio.set_event_loop_policy(aioloop.EventLoopPolicy())
 """
 
+import sys as _sys
+
+if not _sys.platform.startswith("linux"):
+    raise ImportError("aioloop runs on Linux only: its loop is made of epoll, "
+                      f"eventfd and pidfd, which {_sys.platform} does not have")
+
 import asyncio as _asyncio
 
 from ._core import DaemonPool, Loop
@@ -72,6 +78,11 @@ def run(main, *, threads=1, daemons=None, debug=None, **runner_kwargs):
     the loop closed at the end. ``threads=N`` runs it on loop 0 of an N-thread
     Scheduler (shut down at the end). Extra keyword arguments go to
     asyncio.Runner (for example ``loop_factory`` to use a different factory)."""
+    if _asyncio.events._get_running_loop() is not None:
+        # asyncio.run()'s check and message, before a Runner exists: the
+        # Runner would fail the same way, then fail again closing its loop.
+        raise RuntimeError(
+            "aioloop.run() cannot be called from a running event loop")
     if "loop_factory" not in runner_kwargs:
         from .scheduler import _check_count
         _check_count("threads", threads)   # at the call, not in the runner

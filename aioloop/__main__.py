@@ -1,4 +1,4 @@
-"""``python -m aioloop COMMAND``: the command-line tools.
+"""python -m aioloop COMMAND: the command-line tools (--version: aioloop's version).
 
     bench      benchmark aioloop against asyncio and uvloop (python -m aioloop bench --help)
     ministat   summary statistics and Student's t-test of samples (also python -m aioloop.ministat)
@@ -12,6 +12,10 @@ def main(argv=None):
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(__doc__.strip())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from . import __version__
+        print(f"aioloop {__version__}")
+        return 0
     command, rest = argv[0], argv[1:]
     if command == "bench":
         from .bench.cli import main as bench

@@ -57,6 +57,28 @@ def test_run_propagates_the_exception_and_closes_the_loop():
     assert seen[0].is_closed()
 
 
+@pytest.mark.parametrize("name", ["asyncio", "aioloop"])
+def test_run_inside_a_running_loop_raises_one_clear_error(name):
+    run = {"asyncio": asyncio.run, "aioloop": aioloop.run}[name]
+
+    async def inner():
+        return 1
+
+    async def main():
+        coro = inner()
+        try:
+            run(coro)
+        except RuntimeError as exc:
+            return exc
+        finally:
+            coro.close()
+
+    exc = asyncio.run(main())
+    assert str(exc) == f"{name}.run() cannot be called from a running event loop"
+    # One error, not a second one raised while cleaning up after the first.
+    assert exc.__context__ is None and exc.__cause__ is None
+
+
 def test_run_passes_runner_keywords_through():
     made = []
 
@@ -326,3 +348,22 @@ def test_wait_for_timeout_and_cancellation(loop):
         return "ok"
 
     assert loop.run_until_complete(main()) == "ok"
+
+
+def test_version_on_the_command_line_and_in_the_package():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "aioloop", "--version"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == f"aioloop {aioloop.__version__}"
+
+
+def test_importing_on_another_platform_fails_with_one_clear_sentence():
+    import subprocess
+    import sys
+    code = "import sys; sys.platform = 'darwin'; import aioloop"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "ImportError: aioloop runs on Linux only: its loop is made of epoll, "
+        "eventfd and pidfd, which darwin does not have")
