@@ -85,6 +85,22 @@ for v in $pythons; do
     summary+=("Python $v: integration: ${last:-no summary} (exit $rc)")
     [ $rc -eq 0 ] || status=1
 done
+# Packaging: the sdist builds a wheel that installs into a fresh venv and runs
+# an example from outside the tree (tests/packaging.sh), on one version.
+if [ "${AIOLOOP_PACKAGING:-1}" != 0 ]; then
+    pk_version=3.12
+    case " $pythons " in *" $pk_version "*) ;; *) pk_version=${pythons%% *} ;; esac
+    echo "=== Python $pk_version: packaging (tests/packaging.sh)"
+    pk_log="$root/.venv/packaging.log"
+    mkdir -p "$root/.venv"
+    set +e
+    bash tests/packaging.sh "$(find_python "$pk_version")" 2>&1 | tee "$pk_log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    summary+=("Python $pk_version: $(tail -n 1 "$pk_log") (exit $rc)")
+    [ $rc -eq 0 ] || status=1
+fi
+
 # A cached 3.13t whose interpreter runs with the GIL off, or a fresh build
 # moved into the cache under the Debian source version it was built from.
 find_ft_python() {
