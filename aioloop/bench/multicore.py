@@ -160,22 +160,12 @@ def spec(workload):
 
 
 def variants(workload, loop_specs):
-    """The rows of a workload: its variants, as LoopSpecs named after them.  A peer
-    loop left out of --loops (uvloop, rloop) is left out here too."""
+    """The rows of a workload: its variants, as LoopSpecs named after them.  uvloop's
+    rows follow --loops (it is there by default when installed); rloop, not a loop of
+    the other suites, has rows whenever it is installed."""
     chosen = {lp.name for lp in loop_specs}
-    rows = []
-    for name in workload.params["variants"]:
-        if name in ("uvloop", "rloop") and loop_specs and name not in chosen and _explicit(loop_specs):
-            continue
-        rows.append(LoopSpec(name, f"multicore:{name}"))
-    return rows
-
-
-def _explicit(loop_specs):
-    # The default loop list names uvloop when installed but never rloop: only a list
-    # that names neither is taken as a user's choice to leave peers out.
-    return not any(lp.name in ("uvloop", "rloop") for lp in loop_specs) and \
-        any(lp.name not in ("asyncio", "aioloop", "c-epoll") for lp in loop_specs)
+    return [LoopSpec(name, f"multicore:{name}") for name in workload.params["variants"]
+            if name != "uvloop" or "uvloop" in chosen]
 
 
 def estimate_seconds(workload):

@@ -103,8 +103,10 @@ def build(plan, records, meta):
                 if b is None or not b.ok:
                     continue
                 mine, theirs = rec.metrics[primary], b.metrics[primary]
-                if mine > 0 and theirs > 0:
-                    ratios.append(mine / theirs if higher else theirs / mine)
+                if higher and theirs > 0:
+                    ratios.append(mine / theirs)
+                elif not higher and mine > 0:
+                    ratios.append(theirs / mine)
             cell = {
                 "status": ("not run" if not rounds else "ok" if not failed
                            else "failed" if not ok else "partial"),
