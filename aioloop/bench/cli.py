@@ -106,7 +106,7 @@ def prepare(args, workloads, notes):
         settings.client_cpu = settings.server_cpu = cpus[-1]
     elif args.pin == "separate" and len(cpus) >= 2:
         settings.client_cpu, settings.server_cpu = cpus[0], cpus[1]
-    if any(w.suite == "echo" for w in workloads) and args.client != "python":
+    if any(w.suite == "echo" or w.id == "multicore-echo" for w in workloads) and args.client != "python":
         try:
             settings.client = str(cbuild.build("echo_client"))
         except cbuild.BuildError as e:
@@ -181,7 +181,7 @@ def estimate_seconds(plan):
     s = plan.settings
     per = {"echo": s.warmup + s.duration + 0.4, "http": max(1, math.ceil(s.duration)) + 0.4,
            "micro": 0.6 + 0.5 * s.repeat}
-    return sum(multicore.estimate_seconds(w) if w.suite == "multicore" else per[w.suite]
+    return sum(multicore.estimate_seconds(w, s) if w.suite == "multicore" else per[w.suite]
                for r in range(plan.rounds) for w, _ in plan.cells(r))
 
 

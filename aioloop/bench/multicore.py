@@ -65,6 +65,8 @@ SPECS = {
                  "columns": ("handoffs_per_s", "ops_per_s", "handoff_pct")},
     "barrier": {"primary": "ops_per_s", "higher_is_better": True, "baseline": "asyncio",
                 "columns": ("ops_per_s", "seconds")},
+    "echo": {"primary": "req_per_s", "higher_is_better": True, "baseline": "asyncio k=1",
+             "columns": ("req_per_s", "cpu_us_per_req", "p50_us", "p99_us")},
 }
 # Module defaults for code that reads a suite's constants; spec() is per workload.
 PRIMARY = "ops_per_s"
@@ -84,7 +86,14 @@ VARIANTS = {
     C_FLOOR: "C: two pthreads, an eventfd and an epoll set each (the floor)",
     "threading.Lock": "threading.Lock, work re-posted with call_soon_threadsafe on 2 asyncio loops",
     "threading.Barrier": "threading.Barrier, one plain thread per party",
+    "asyncio k=1": "echo server: stock asyncio, one loop",
+    "asyncio k=2": "echo server: stock asyncio, a loop per thread, SO_REUSEPORT",
+    "aioloop k=1": "echo server: aioloop.run(main(), threads=1), a plain Loop",
+    "aioloop k=2": "echo server: Scheduler(threads=2).create_server, a listener per dispatch thread",
+    "uvloop k=1": "echo server: uvloop, one loop",
+    "uvloop k=2": "echo server: uvloop, a loop per thread, SO_REUSEPORT",
 }
+ECHO_KS = (1, 2)
 
 TITLES = {
     "cpu": "CPU-bound scaling: {tasks} tasks of ~100 µs, speed-up at k={kmain} threads",
@@ -92,6 +101,7 @@ TITLES = {
     "sched": "cross-thread sched: {producers} threads submit {total} callbacks",
     "tasklock": "contended lock between 2 threads, {n} acquisitions each: hand-offs/s",
     "barrier": "barrier trips: {parties} parties x {rounds} trips",
+    "echo": "sharded echo, 1 KiB and ~{work_us} µs of Python per request, {connections} connections",
 }
 
 FULL = {
@@ -100,6 +110,7 @@ FULL = {
     "sched": {"total": 400_000, "producers": 2},
     "tasklock": {"n": 20_000},
     "barrier": {"parties": 4, "rounds": 5_000},
+    "echo": {"connections": 20, "size": 1024, "work_us": 20},
 }
 QUICK = {
     "cpu": {"tasks": 1_000},
@@ -107,7 +118,7 @@ QUICK = {
     "sched": {"total": 50_000, "producers": 2},
     "tasklock": {"n": 2_000},
     "barrier": {"parties": 4, "rounds": 500},
-}
+}  # no sharded echo in --quick: its cells take seconds each
 
 
 def thread_counts(cpus=None):
@@ -138,6 +149,8 @@ def variant_names(bench):
         return ["asyncio", "aioloop", "threading.Lock"]
     if bench == "barrier":
         return ["asyncio", "aioloop", "threading.Barrier"]
+    if bench == "echo":
+        return [f"{name} k={k}" for name in ("asyncio", "aioloop", *loops[:1]) for k in ECHO_KS]
     raise ValueError(bench)
 
 
@@ -146,6 +159,8 @@ def workloads(quick=False):
     sizes = QUICK if quick else FULL
     out = []
     for bench in SPECS:
+        if bench not in sizes:
+            continue
         params = dict(sizes[bench], bench=bench, variants=variant_names(bench))
         if bench == "cpu":
             params.update(ks=thread_counts(), kmain=main_k())
@@ -165,11 +180,14 @@ def variants(workload, loop_specs):
     the other suites, has rows whenever it is installed."""
     chosen = {lp.name for lp in loop_specs}
     return [LoopSpec(name, f"multicore:{name}") for name in workload.params["variants"]
-            if name != "uvloop" or "uvloop" in chosen]
+            if name.partition(" ")[0] != "uvloop" or "uvloop" in chosen]
 
 
-def estimate_seconds(workload):
-    return 2.0 if workload.params["bench"] != "cpu" else 1.0 + 0.5 * len(workload.params["ks"])
+def estimate_seconds(workload, settings=None):
+    bench = workload.params["bench"]
+    if bench == "echo":
+        return 1.0 + (settings.warmup + settings.duration if settings else 2.5)
+    return 2.0 if bench != "cpu" else 1.0 + 0.5 * len(workload.params["ks"])
 
 
 # --- the work ------------------------------------------------------------------------------------
@@ -182,18 +200,17 @@ def work(iters):
     return x
 
 
-_calibrated = None
+_rate = None  # iterations of work() per second on one thread, measured once per bench run
 
 
 def calibrate(target_s=100e-6):
     """Iterations of work() that take about target_s on one thread of this interpreter
-    (the fastest of a few tries; computed once per bench run, in the bench process)."""
-    global _calibrated
-    if _calibrated is None:
+    (from the fastest of a few tries, measured once per bench run in the bench process)."""
+    global _rate
+    if _rate is None:
         probe = 2000
-        best = min(_time_once(probe) for _ in range(20))
-        _calibrated = max(100, int(probe * target_s / best))
-    return _calibrated
+        _rate = probe / min(_time_once(probe) for _ in range(20))
+    return max(10, int(_rate * target_s))
 
 
 def _time_once(iters):
@@ -578,6 +595,97 @@ def bench_barrier(variant, parties, rounds, **_):
     return {"ops_per_s": trips / seconds, "seconds": seconds}
 
 
+# --- sharded echo ----------------------------------------------------------------------------------
+
+HOST = "127.0.0.1"
+
+
+class _EchoWork(asyncio.Protocol):
+    """Echo every chunk after `iters` iterations of work(): a CPU-heavy handler."""
+
+    iters = 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+        from .worker import set_nodelay
+        set_nodelay(transport.get_extra_info("socket"))
+
+    def data_received(self, data):
+        if self.iters:
+            work(self.iters)
+        self.transport.write(data)
+
+
+def serve_echo(variant, iters, **_):
+    """Worker side: serve echo on 127.0.0.1 under `variant` ("NAME k=K"), print
+    {"ready": PORT, "pid": PID}, then serve until killed."""
+    from .worker import emit
+    name, _, k = variant.partition(" k=")
+    k = int(k)
+    _EchoWork.iters = iters
+    if name == "aioloop":
+        import aioloop
+
+        async def main():
+            s = aioloop.current_scheduler()
+            if s is not None:
+                srv = await s.create_server(_EchoWork, HOST, 0, backlog=1024)
+            else:
+                srv = await asyncio.get_running_loop().create_server(_EchoWork, HOST, 0, backlog=1024)
+            emit({"ready": srv.sockets[0].getsockname()[1], "pid": os.getpid(),
+                  "gil_enabled": gil_enabled()})
+            await asyncio.Event().wait()
+
+        aioloop.run(main(), threads=k)
+        return
+    factory = _factory(name)
+    port = 0
+    for i in range(k):
+        started, box = threading.Event(), {}
+
+        def run(port=port, started=started, box=box):
+            loop = factory()
+            asyncio.set_event_loop(loop)
+            try:
+                srv = loop.run_until_complete(loop.create_server(
+                    _EchoWork, HOST, port, backlog=1024, reuse_port=True))
+                box["port"] = srv.sockets[0].getsockname()[1]
+            except Exception as e:
+                box["error"] = e
+            started.set()
+            if "port" in box:
+                loop.run_forever()
+
+        threading.Thread(target=run, daemon=True, name=f"echo-{i}").start()
+        if not started.wait(30) or "error" in box:
+            raise RuntimeError(f"loop {i} did not start: {box.get('error')!r}")
+        port = box["port"]
+    emit({"ready": port, "pid": os.getpid(), "gil_enabled": gil_enabled()})
+    threading.Event().wait()
+
+
+def measure_echo(workload, loop, settings):
+    """Driver side: the server in a child, the echo load client against it (neither
+    pinned: the server's threads need every CPU)."""
+    from .echo import client_argv, client_metrics
+    from .proc import Child
+    params = dict(workload.params, iters=calibrate(workload.params["work_us"] * 1e-6))
+    argv = worker_argv("multicore", variant=loop.name, params=params, serve=True)
+    with Child(argv, what="server") as server:
+        ready = server.read_json(settings.start_timeout)
+        client_settings = type(settings)(**{**vars(settings), "connections": params["connections"]})
+        try:
+            result = run_json(client_argv(client_settings, ready["ready"], params["size"], ready["pid"]),
+                              timeout=settings.warmup + settings.duration + 30, what="load client")
+        except CellError as e:
+            tail = server.stderr_tail()
+            raise CellError(f"{e}" + (f" [server: {tail}]" if tail else "")) from None
+        server.check_alive()
+    metrics = client_metrics(result)
+    metrics["gil_enabled"] = ready.get("gil_enabled", 1)
+    return metrics
+
+
 BENCHES = {"cpu": bench_cpu, "roundtrip": bench_roundtrip, "sched": bench_sched,
            "tasklock": bench_tasklock, "barrier": bench_barrier}
 
@@ -588,11 +696,15 @@ def gil_enabled():
 
 
 def run_in_worker(spec):
-    """Worker side: one variant of one workload; returns its metrics."""
+    """Worker side: one variant of one workload; returns its metrics (a server
+    variant serves instead, until killed, and returns None)."""
     params = dict(spec["params"])
     bench = params.pop("bench")
     params.pop("variants", None)
     variant = spec["variant"]
+    if spec.get("serve"):
+        serve_echo(variant, **params)
+        return None
     if variant in OPTIONAL_LOOPS or variant == "asyncio":
         _factory(variant)  # import the peer first: its import may turn the GIL back on
     if variant == "aioloop":
@@ -607,6 +719,8 @@ def run_in_worker(spec):
 def measure(workload, loop, settings):
     """Run one cell (one variant of one workload) in a worker process."""
     params = dict(workload.params)
+    if params["bench"] == "echo":
+        return measure_echo(workload, loop, settings)
     if params["bench"] == "cpu":
         params["iters"] = calibrate()
     if loop.name == C_FLOOR:

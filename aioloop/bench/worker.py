@@ -85,7 +85,8 @@ def main(argv):
         except Exception as e:
             emit({"error": describe_error(e)})
             return 1
-        emit(result)
+        if result is not None:
+            emit(result)
         return 0
     from . import loops  # after argv parsing: nothing to import for a usage error
 

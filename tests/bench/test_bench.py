@@ -381,3 +381,20 @@ def test_multicore_suite_end_to_end(tmp_path):
     assert "aioloop/threads [min–max]" in proc.stdout
     assert ("build, GIL on" in proc.stdout) or ("build, GIL off" in proc.stdout)
     assert "## Multi-core" in md.read_text()
+
+
+def test_multicore_sharded_echo_cells(tmp_path):
+    """The sharded echo workload (not in --quick): a server per variant, 1 and 2 threads,
+    each cell measured or failed with its error."""
+    out = tmp_path / "echo.json"
+    run_bench("--suite", "multicore", "--workloads", "multicore-echo", "--duration", "0.3",
+              "--warmup", "0.1", "--rounds", "1", "--json", str(out))
+    (w,) = json.loads(out.read_text())["workloads"]
+    assert w["id"] == "multicore-echo" and w["baseline"] == "asyncio k=1"
+    names = list(w["cells"])
+    assert {"asyncio k=1", "asyncio k=2", "aioloop k=1", "aioloop k=2"} <= set(names)
+    assert w["cells"]["asyncio k=1"]["status"] == "ok", w["cells"]["asyncio k=1"]
+    for cell in w["cells"].values():
+        check_cell(cell, rounds=1)
+        if cell["status"] == "ok":
+            assert {"req_per_s", "cpu_us_per_req", "p50_us", "p99_us"} <= set(cell["metrics"])
