@@ -10,6 +10,8 @@ rather than under the loops of ``--loops``:
   figure is the speed-up over k = 1 of the same variant in the same process;
   the ratio is aioloop's speed-up over the plain threads' (the most a Python
   program can get from k threads of this interpreter: 1 with the GIL).
+  ``multicore-cpu-coarse`` does the same with 8 tasks per CPU of ~25 ms each,
+  where how evenly a burst spreads over the threads decides the speed-up.
 - ``multicore-roundtrip``: ``await aioloop.spawn(noop(), hint=1)`` from
   thread 0 of a 2-thread scheduler, timed one by one; beside
   ``asyncio.wrap_future(asyncio.run_coroutine_threadsafe(noop(), other))``
@@ -97,6 +99,7 @@ ECHO_KS = (1, 2)
 
 TITLES = {
     "cpu": "CPU-bound scaling: {tasks} tasks of ~100 µs, speed-up at k={kmain} threads",
+    "cpu-coarse": "CPU-bound scaling, coarse: {tasks} tasks of ~{work_ms:g} ms, speed-up at k={kmain} threads",
     "roundtrip": "cross-thread round trip, thread 0 -> 1 -> 0, {n} timed",
     "sched": "cross-thread sched: {producers} threads submit {total} callbacks",
     "tasklock": "contended lock between 2 threads, {n} acquisitions each: hand-offs/s",
@@ -166,6 +169,13 @@ def workloads(quick=False):
             params.update(ks=thread_counts(), kmain=main_k())
         out.append(Workload(id=f"multicore-{bench}", suite="multicore",
                             title=TITLES[bench].format(**params), params=params))
+        if bench == "cpu":
+            # Few long tasks: how evenly does a burst spread when each task is worth
+            # stealing? (Stealing takes only work that has not started.)
+            coarse = dict(params, tasks=8 * main_k(), work_us=(10_000 if quick else 25_000))
+            out.append(Workload(id="multicore-cpu-coarse", suite="multicore",
+                                title=TITLES["cpu-coarse"].format(work_ms=coarse["work_us"] / 1000, **coarse),
+                                params=coarse))
     return out
 
 
@@ -268,7 +278,7 @@ def cpu_threads(tasks, iters, ks):
     return {k: once(k, tasks) for k in ks}
 
 
-def bench_cpu(variant, tasks, iters, ks, kmain, **_):
+def bench_cpu(variant, tasks, iters, ks, kmain, work_us=100, **_):
     fn = {"aioloop": cpu_aioloop, "threads": cpu_threads}[variant]
     seconds = fn(tasks, iters, ks)
     base = seconds[1]
@@ -722,7 +732,7 @@ def measure(workload, loop, settings):
     if params["bench"] == "echo":
         return measure_echo(workload, loop, settings)
     if params["bench"] == "cpu":
-        params["iters"] = calibrate()
+        params["iters"] = calibrate(params.get("work_us", 100) * 1e-6)
     if loop.name == C_FLOOR:
         if not settings.pingpong:
             raise CellError("the C ping-pong cannot be built here", fatal=True)
