@@ -86,6 +86,7 @@ VARIANTS = {
     "uvloop": "uvloop, one loop per thread",
     "rloop": "rloop, one loop per thread",
     C_FLOOR: "C: two pthreads, an eventfd and an epoll set each (the floor)",
+    "aioloop-threadsafe": "aioloop Scheduler, loops[1].call_soon_threadsafe: its inbox without s.sched",
     "threading.Lock": "threading.Lock, work re-posted with call_soon_threadsafe on 2 asyncio loops",
     "threading.Barrier": "threading.Barrier, one plain thread per party",
     "asyncio k=1": "echo server: stock asyncio, one loop",
@@ -147,7 +148,7 @@ def variant_names(bench):
     if bench == "roundtrip":
         return ["asyncio", "aioloop", *loops, *([C_FLOOR] if cbuild.find_compiler() else [])]
     if bench == "sched":
-        return ["asyncio", "aioloop", *loops]
+        return ["asyncio", "aioloop", "aioloop-threadsafe", *loops]
     if bench == "tasklock":
         return ["asyncio", "aioloop", "threading.Lock"]
     if bench == "barrier":
@@ -453,6 +454,16 @@ def bench_sched(variant, total, producers, **_):
             s = aioloop.current_scheduler()
             await _flood(s.sched, _Counter(), warm, producers)
             return await _flood(s.sched, counter, total, producers)
+
+        seconds = aioloop.run(main(), threads=2)
+    elif variant == "aioloop-threadsafe":
+        # The same scheduler, its inbox reached directly: what s.sched adds on top of it.
+        import aioloop
+
+        async def main():
+            post = aioloop.current_scheduler().loops[1].call_soon_threadsafe
+            await _flood(post, _Counter(), warm, producers)
+            return await _flood(post, counter, total, producers)
 
         seconds = aioloop.run(main(), threads=2)
     else:
