@@ -15,6 +15,8 @@ from pathlib import Path
 
 CSRC = Path(__file__).with_name("csrc")
 CFLAGS = ["-O2", "-Wall"]
+# flags a source needs beyond CFLAGS (threads), by its name
+EXTRA_FLAGS = {"eventfd_pingpong": ["-pthread"]}
 
 
 class BuildError(Exception):
@@ -49,7 +51,8 @@ def build(name):
         raise BuildError("no C compiler found (set CC or install cc)")
     source = CSRC / f"{name}.c"
     text = source.read_bytes()
-    key = hashlib.sha256(text + cc.encode() + " ".join(CFLAGS).encode()).hexdigest()[:16]
+    flags = CFLAGS + EXTRA_FLAGS.get(name, [])
+    key = hashlib.sha256(text + cc.encode() + " ".join(flags).encode()).hexdigest()[:16]
     out = cache_dir() / f"{name}-{key}"
     if os.access(out, os.X_OK):
         return out
@@ -61,7 +64,7 @@ def build(name):
                          "set AIOLOOP_BENCH_CACHE to a writable directory") from None
     os.close(fd)
     try:
-        proc = subprocess.run([cc, *CFLAGS, "-o", tmp, str(source)],
+        proc = subprocess.run([cc, *flags, "-o", tmp, str(source)],
                               capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise BuildError(f"{cc} failed on {source.name}: {proc.stderr.strip()[-500:]}")

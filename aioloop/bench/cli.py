@@ -13,9 +13,10 @@ import math
 import os
 import platform
 import sys
+import sysconfig
 import time
 
-from . import cbuild, loops, plot, progress, report
+from . import cbuild, loops, multicore, plot, progress, report
 from .model import Settings
 from .runner import SUITES, Plan, run
 
@@ -44,7 +45,8 @@ def parse_args(argv):
     p.add_argument("--loops", help="comma-separated: asyncio, aioloop, uvloop, c-epoll, module:factory "
                                    "or name=module:factory (default: asyncio, aioloop, uvloop if installed, "
                                    "c-epoll if a C compiler exists); asyncio is always added")
-    p.add_argument("--suite", default="echo,http,micro", help="comma-separated suites (default echo,http,micro)")
+    p.add_argument("--suite", default="echo,http,micro,multicore",
+                   help="comma-separated suites (default echo,http,micro,multicore)")
     p.add_argument("--workloads", help="comma-separated glob patterns on workload ids (see --list)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     p.add_argument("--json", metavar="FILE", help="write the full report as JSON")
@@ -104,7 +106,7 @@ def prepare(args, workloads, notes):
         settings.client_cpu = settings.server_cpu = cpus[-1]
     elif args.pin == "separate" and len(cpus) >= 2:
         settings.client_cpu, settings.server_cpu = cpus[0], cpus[1]
-    if any(w.suite == "echo" for w in workloads) and args.client != "python":
+    if any(w.suite == "echo" or w.id == "multicore-echo" for w in workloads) and args.client != "python":
         try:
             settings.client = str(cbuild.build("echo_client"))
         except cbuild.BuildError as e:
@@ -119,6 +121,11 @@ def prepare(args, workloads, notes):
         except cbuild.BuildError as e:
             notes.append(f"{loops.C_REFERENCE}: left out, the C reference server cannot be built ({e})")
             specs = [lp for lp in specs if not lp.native]
+    if any(multicore.C_FLOOR in w.params.get("variants", ()) for w in workloads):
+        try:
+            settings.pingpong = str(cbuild.build("eventfd_pingpong"))
+        except cbuild.BuildError as e:
+            notes.append(f"{multicore.C_FLOOR}: the C ping-pong cannot be built ({e}); its cells fail")
     return settings, specs
 
 
@@ -131,6 +138,14 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def python_build():
+    """{"python_build": "free-threaded" or "default", "gil": "off" or "on"} of this process
+    (the bench's workers run the same interpreter with the same environment)."""
+    free = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return {"python_build": "free-threaded" if free else "default", "gil": "on" if enabled else "off"}
 
 
 def describe_method(plan, args):
@@ -155,6 +170,10 @@ def describe_method(plan, args):
     if "micro" in suites:
         runs = "one timed run" if s.repeat == 1 else f"the fastest of {s.repeat} timed runs"
         lines.append(f"micro: a warm-up at a tenth of the size, then {runs} per cell.")
+    if "multicore" in suites:
+        lines.append("multicore: each variant in a process of its own, a warm-up at a tenth of the size "
+                     "then one timed run; the speed-ups of the CPU workload are taken within one "
+                     "process, over its own k=1 run.")
     return lines
 
 
@@ -162,7 +181,8 @@ def estimate_seconds(plan):
     s = plan.settings
     per = {"echo": s.warmup + s.duration + 0.4, "http": max(1, math.ceil(s.duration)) + 0.4,
            "micro": 0.6 + 0.5 * s.repeat}
-    return sum(per[w.suite] for r in range(plan.rounds) for w, _ in plan.cells(r))
+    return sum(multicore.estimate_seconds(w, s) if w.suite == "multicore" else per[w.suite]
+               for r in range(plan.rounds) for w, _ in plan.cells(r))
 
 
 def main(argv=None):
@@ -195,6 +215,7 @@ def main(argv=None):
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
+        **python_build(),
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "cpus": os.cpu_count(),
         "cpu_model": cpu_model(),
@@ -226,8 +247,8 @@ def main(argv=None):
               "(compare with: python -m aioloop.ministat A.txt B.txt)", file=sys.stderr)
     if args.plot:
         try:
-            plot.write(result, args.plot)
-            print(f"wrote {args.plot}", file=sys.stderr)
+            for path in plot.write(result, args.plot):
+                print(f"wrote {path}", file=sys.stderr)
         except ImportError:
             print("no plot: matplotlib is not installed (pip install 'aioloop[plot]')", file=sys.stderr)
     return 130 if records.interrupted else 0

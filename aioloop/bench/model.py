@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 class Workload:
     """One row group of the table: a benchmark with fixed parameters.
 
-    ``suite`` is echo, http or micro; ``params`` go to that suite's module; a
+    ``suite`` is echo, http, micro or multicore; ``params`` go to that suite's module; a
     workload with ``native`` set is also run against the C reference server."""
 
     id: str
@@ -51,6 +51,7 @@ class Settings:
     repeat: int = 1               # micro: timed runs per cell, the fastest counts
     client: str | None = None     # path of the C load client; None: the Python fallback
     ref_server: str | None = None  # path of the C reference server; None: not built
+    pingpong: str | None = None   # path of the C eventfd ping-pong (multicore); None: not built
     server_cpu: int | None = None  # CPU the server is pinned to (None: not pinned)
     client_cpu: int | None = None  # CPU the load client is pinned to
     start_timeout: float = 120.0  # seconds a server may take to announce itself

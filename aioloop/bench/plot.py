@@ -1,12 +1,63 @@
-"""--plot FILE.png: the ratios to asyncio as a bar chart with min–max error bars.
+"""--plot FILE.png: the ratios to asyncio as a bar chart with min–max error bars, and,
+when the multicore suite's CPU workload ran, FILE.scaling.png: speed-up over one
+thread against the number of threads.
 
 matplotlib is an optional dependency (``pip install aioloop[plot]``); without
 it the bench says so and writes no picture."""
+
+import os
 
 from .loops import BASELINE
 
 
 def write(report, path):
+    """Write the ratio chart to `path` and, when there is a scaling table, the scaling
+    plot beside it; returns the paths written."""
+    import matplotlib
+    matplotlib.use("Agg")
+    written = [path]
+    write_ratios(report, path)
+    scaled = [w for w in report["workloads"] if w.get("scaling")]
+    if scaled:
+        root, ext = os.path.splitext(str(path))
+        spath = f"{root}.scaling{ext or '.png'}"
+        write_scaling(report, scaled[0], spath)
+        written.append(spath)
+    return written
+
+
+def write_scaling(report, workload, path):
+    """Threads on x, speed-up over k=1 on y (median over rounds, bars min–max), one
+    line per variant, and the ideal k as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    rows = workload["scaling"]
+    ks = [r["k"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in workload["cells"]:
+        pts = [(r["k"], r["variants"][name]["speedup"]) for r in rows if name in r["variants"]]
+        if not pts:
+            continue
+        xs = [k for k, _ in pts]
+        ys = [s["median"] for _, s in pts]
+        err = [[s["median"] - s["min"] for _, s in pts], [s["max"] - s["median"] for _, s in pts]]
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=name)
+    cpus = report["meta"].get("cpus") or max(ks)
+    ax.plot(ks, [min(k, cpus) for k in ks], color="grey", linestyle="--", linewidth=0.8,
+            label=f"ideal ({cpus} CPUs)")
+    ax.set_xticks(ks)
+    ax.set_xlabel("threads (k)")
+    ax.set_ylabel("speed-up over k=1")
+    meta = report["meta"]
+    build = f", {meta['python_build']} build, GIL {meta['gil']}" if "python_build" in meta else ""
+    ax.set_title(f"{workload['title'].split(':')[0]} · {meta['python']}{build}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_ratios(report, path):
     """Draw one group of bars per workload, one bar per loop (asyncio is the
     dashed line at 1); failed cells are marked "failed" where their bar would be."""
     import matplotlib
@@ -14,10 +65,10 @@ def write(report, path):
     import matplotlib.pyplot as plt
 
     workloads = [w for w in report["workloads"] if not w["skipped"]]
-    loops = []
+    loops = []  # the bars are ratios to each workload's own baseline (asyncio but for multicore's)
     for w in workloads:
         for name in w["cells"]:
-            if name != BASELINE and name not in loops:
+            if name != w.get("baseline", BASELINE) and name not in loops:
                 loops.append(name)
     height = 0.8 / max(1, len(loops))
     fig, ax = plt.subplots(figsize=(10, 1.2 + 0.22 * len(workloads) * max(1, len(loops))))

@@ -25,12 +25,16 @@ METRICS = {
     "p99_us": ("p99 µs", lambda v: _sig(v)),
     "ops_per_s": ("ops/s", lambda v: _si(v)),
     "seconds": ("time", lambda v: f"{v * 1e3:.0f} ms" if v < 1 else f"{v:.2f} s"),
+    "speedup": ("speed-up", lambda v: f"{v:.2f}×"),
+    "handoffs_per_s": ("hand-offs/s", lambda v: _si(v)),
+    "handoff_pct": ("hand-off share", lambda v: f"{v:.0f}%"),
 }
 
 SUITE_TITLES = {
     "echo": "echo · server CPU time per request decides the ratio",
     "http": "HTTP · server CPU time per request decides the ratio",
     "micro": "micro · operations per second decide the ratio",
+    "multicore": "multicore · each workload's ratio is to its baseline row, above 1 is better",
 }
 
 
@@ -56,6 +60,24 @@ def summarize(values):
             "n": len(values)}
 
 
+def workload_spec(w):
+    """What decides a workload's ratio: {"primary", "higher_is_better", "baseline",
+    "columns"}.  A suite whose workloads differ (multicore) says per workload."""
+    suite = SUITES[w.suite]
+    if hasattr(suite, "spec"):
+        return suite.spec(w)
+    return {"primary": suite.PRIMARY, "higher_is_better": suite.HIGHER_IS_BETTER,
+            "baseline": BASELINE, "columns": suite.COLUMNS}
+
+
+def _common_keys(dicts):
+    keys = None
+    for d in dicts:
+        keys = [k for k in d if isinstance(d[k], (int, float))] if keys is None else \
+            [k for k in keys if k in d]
+    return keys or []
+
+
 def build(plan, records, meta):
     """The report as a JSON-ready dict (see benchmarks/README.md for its shape)."""
     by_cell = defaultdict(dict)  # (workload id, loop name) -> {round: Record}
@@ -64,8 +86,9 @@ def build(plan, records, meta):
 
     workloads, failures = [], defaultdict(list)
     for w in plan.workloads:
-        suite = SUITES[w.suite]
-        base = by_cell.get((w.id, BASELINE), {})
+        spec = workload_spec(w)
+        primary, higher = spec["primary"], spec["higher_is_better"]
+        base = by_cell.get((w.id, spec["baseline"]), {})
         cells = {}
         for lp in plan.loops_for(w):
             if w.suite in plan.skipped:
@@ -79,8 +102,11 @@ def build(plan, records, meta):
                 b = base.get(r)
                 if b is None or not b.ok:
                     continue
-                mine, theirs = rec.metrics[suite.PRIMARY], b.metrics[suite.PRIMARY]
-                ratios.append(mine / theirs if suite.HIGHER_IS_BETTER else theirs / mine)
+                mine, theirs = rec.metrics[primary], b.metrics[primary]
+                if higher and theirs > 0:
+                    ratios.append(mine / theirs)
+                elif not higher and mine > 0:
+                    ratios.append(theirs / mine)
             cell = {
                 "status": ("not run" if not rounds else "ok" if not failed
                            else "failed" if not ok else "partial"),
@@ -88,7 +114,7 @@ def build(plan, records, meta):
                 "rounds_failed": len(failed),
                 "ratio": summarize(ratios) if ratios else None,
                 "metrics": {m: summarize([rec.metrics[m] for rec in ok.values()])
-                            for m in suite.COLUMNS} if ok else None,
+                            for m in _common_keys(rec.metrics for rec in ok.values())} if ok else None,
                 "error": None,
                 "samples": [{"round": r + 1, **({"metrics": rec.metrics} if rec.ok else {"error": rec.error})}
                             for r, rec in sorted(rounds.items())],
@@ -98,15 +124,51 @@ def build(plan, records, meta):
                 cell["error"] = failed[min(failed)].error
                 failures[lp.name, cell["error"]].append(w.title)
             cells[lp.name] = cell
-        workloads.append({"id": w.id, "suite": w.suite, "title": w.title, "primary": suite.PRIMARY,
-                          "higher_is_better": suite.HIGHER_IS_BETTER, "skipped": plan.skipped.get(w.suite),
-                          "cells": cells})
+        entry = {"id": w.id, "suite": w.suite, "title": w.title, "primary": primary,
+                 "higher_is_better": higher, "skipped": plan.skipped.get(w.suite), "cells": cells}
+        if spec["baseline"] != BASELINE or hasattr(SUITES[w.suite], "spec"):
+            entry["baseline"] = spec["baseline"]
+            entry["columns"] = list(spec["columns"])
+        if "ks" in w.params:
+            entry["scaling"] = scaling(w, by_cell, plan.loops_for(w), spec["baseline"])
+        workloads.append(entry)
     return {
         "meta": meta,
         "workloads": workloads,
         "failures": [{"loop": loop, "error": err, "workloads": titles}
                      for (loop, err), titles in failures.items()],
     }
+
+
+def scaling(w, by_cell, variants, baseline):
+    """The CPU-scaling table of a workload measured at several thread counts (params
+    "ks"): per k, each variant's time and speed-up over its own k=1 (medians over
+    rounds), and per other variant the median over rounds of its speed-up over the
+    baseline's in the same round, [min, max]."""
+    rows = []
+    names = [lp.name for lp in variants]
+    for k in w.params["ks"]:
+        row = {"k": k, "variants": {}, "ratio": {}}
+        for name in names:
+            ok = [rec for rec in by_cell.get((w.id, name), {}).values()
+                  if rec.ok and f"speedup_k{k}" in rec.metrics]
+            if ok:
+                row["variants"][name] = {
+                    "seconds": summarize([r.metrics[f"seconds_k{k}"] for r in ok]),
+                    "speedup": summarize([r.metrics[f"speedup_k{k}"] for r in ok])}
+        base = by_cell.get((w.id, baseline), {})
+        for name in names:
+            if name == baseline:
+                continue
+            ratios = []
+            for rnd, rec in by_cell.get((w.id, name), {}).items():
+                b = base.get(rnd)
+                if rec.ok and b is not None and b.ok:
+                    ratios.append(rec.metrics[f"speedup_k{k}"] / b.metrics[f"speedup_k{k}"])
+            if ratios:
+                row["ratio"][name] = summarize(ratios)
+        rows.append(row)
+    return rows
 
 
 def _fmt_value(metric, s, rounds):
@@ -149,7 +211,7 @@ def render(report):
     meta = report["meta"]
     rounds = meta["rounds"]
     lines = [
-        f"aioloop bench · {meta['date']} · {meta['python']} · {meta['platform']} · "
+        f"aioloop bench · {meta['date']} · {meta['python']}{_build(meta)} · {meta['platform']} · "
         f"{meta['cpus']} CPUs ({meta['cpu_model']})",
         *([f"load average {meta['load_average'][0]:g} at the start, {meta['load_average'][1]:g} at the end "
            f"(above 0 means other work shared the CPUs); run time {meta['elapsed_s']:.0f} s"]
@@ -172,32 +234,12 @@ def render(report):
         if ws[0]["skipped"]:
             lines.append(f"  skipped: {ws[0]['skipped']}")
             continue
+        if "columns" in ws[0]:
+            lines += _render_own_tables(ws, meta)
+            continue
         columns = SUITES[suite].COLUMNS
-        rows = [["workload", "loop", f"× {BASELINE} [min–max]", *(METRICS[m][0] for m in columns)]]
-        for w in ws:
-            first = True
-            for loop, cell in w["cells"].items():
-                label = w["title"] if first else ""
-                first = False
-                if cell["status"] == "not run":
-                    rows.append([label, loop, _Span("not run (interrupted)")])
-                    continue
-                if cell["status"] == "failed":
-                    rows.append([label, loop, _Span("FAILED: " + _clip(cell["error"], 110))])
-                    continue
-                if loop == BASELINE:
-                    ratio = "1 (baseline)"
-                elif cell["ratio"]:
-                    ratio = _fmt_ratio(cell["ratio"])
-                else:
-                    ratio = f"n/a ({BASELINE} failed)"
-                rows.append([label, loop, ratio,
-                             *(_fmt_value(m, cell["metrics"][m], cell["rounds_ok"]) for m in columns)])
-                if cell["status"] == "partial":
-                    n = cell["rounds_ok"] + cell["rounds_failed"]
-                    rows.append(f"{'':<4}↳ {loop} failed {cell['rounds_failed']} of {n} rounds: "
-                                f"{_clip(cell['error'], 100)}")
-        lines += _table(rows)
+        lines += _table([["workload", "loop", f"× {BASELINE} [min–max]", *(METRICS[m][0] for m in columns)],
+                         *_rows(ws, columns, BASELINE)])
     if report["failures"]:
         lines += ["", "failures (each cell shown as FAILED above; full messages in --json):"]
         for f in report["failures"]:
@@ -206,6 +248,101 @@ def render(report):
     if meta.get("interrupted"):
         lines += ["", "interrupted: the table shows the cells run before Ctrl-C."]
     return "\n".join(lines) + "\n"
+
+
+def _build(meta):
+    """' (free-threaded build, GIL off)' for the header; '' for reports that predate it."""
+    if "python_build" not in meta:
+        return ""
+    return f" ({meta['python_build']} build, GIL {meta['gil']})"
+
+
+def _rows(ws, columns, baseline):
+    """Table rows for workloads `ws`: one per (workload, loop), the title on the first,
+    a failed cell as its error, a partly failed one with a note under it."""
+    rows = []
+    for w in ws:
+        first = True
+        for loop, cell in w["cells"].items():
+            label = w["title"] if first else ""
+            first = False
+            if cell["status"] == "not run":
+                rows.append([label, loop, _Span("not run (interrupted)")])
+                continue
+            if cell["status"] == "failed":
+                rows.append([label, loop, _Span("FAILED: " + _clip(cell["error"], 110))])
+                continue
+            if loop == baseline:
+                ratio = "1 (baseline)"
+            elif cell["ratio"]:
+                ratio = _fmt_ratio(cell["ratio"])
+            else:
+                ratio = f"n/a ({baseline} failed)"
+            rows.append([label, loop, ratio,
+                         *(_fmt_value(m, cell["metrics"][m], cell["rounds_ok"]) for m in columns)])
+            if cell["status"] == "partial":
+                n = cell["rounds_ok"] + cell["rounds_failed"]
+                rows.append(f"{'':<4}↳ {loop} failed {cell['rounds_failed']} of {n} rounds: "
+                            f"{_clip(cell['error'], 100)}")
+    return rows
+
+
+def _gil_note(ws, meta):
+    """Which cells ran with the GIL on, when the build can run without it."""
+    if meta.get("python_build") != "free-threaded":
+        return []
+    on = sorted({f"{w['id'].removeprefix('multicore-')}/{loop}" for w in ws
+                 for loop, cell in w["cells"].items()
+                 if (cell.get("metrics") or {}).get("gil_enabled", {}).get("max")})
+    if not on:
+        return ["  GIL off in every cell."]
+    return [f"  GIL ON in: {', '.join(on)} (a C extension without free-threading support turned it "
+            "back on; PYTHON_GIL=0 keeps it off)"]
+
+
+def _render_own_tables(ws, meta):
+    """A suite whose workloads have rows and baselines of their own (multicore):
+    one table per workload, and the scaling table where there is one."""
+    lines = [f"  Python: {meta.get('python', '?')}, {meta.get('python_build', 'default')} build, "
+             f"GIL {meta.get('gil', 'on')} in the bench process; {meta.get('cpus')} CPUs.",
+             *_gil_note(ws, meta)]
+    legend = getattr(SUITES[ws[0]["suite"]], "VARIANTS", {})
+    used = list(dict.fromkeys(n for w in ws for n in w["cells"]))
+    lines += [f"  {n:<18} {legend[n]}" for n in used if n in legend]
+    for w in ws:
+        columns = w["columns"]
+        baseline = w["baseline"]
+        lines.append("")
+        lines += _table([["workload", "variant", f"× {baseline} [min–max]",
+                          *(METRICS[m][0] for m in columns)], *_rows([w], columns, baseline)])
+        if w.get("scaling"):
+            lines += ["", f"  {w['title'].split(':')[0]}: speed-up over k=1 of the same variant, "
+                          "and the ratio of the speed-ups in the same round"]
+            lines += _scaling_table(w)
+    return lines
+
+
+def _scaling_table(w):
+    baseline = w["baseline"]
+    names = list(w["cells"])
+    others = [n for n in names if n != baseline]
+    head = ["  k"]
+    for n in names:
+        head += [f"{n} time", f"{n} speed-up"]
+    head += [f"{n}/{baseline} [min–max]" for n in others]
+    rows = [head]
+    for row in w["scaling"]:
+        cells = [f"  {row['k']}"]
+        for n in names:
+            v = row["variants"].get(n)
+            if v is None:
+                cells += ["-", "-"]
+            else:
+                cells += [METRICS["seconds"][1](v["seconds"]["median"]),
+                          METRICS["speedup"][1](v["speedup"]["median"])]
+        cells += [_fmt_ratio(row["ratio"][n]) if n in row["ratio"] else "-" for n in others]
+        rows.append(cells)
+    return _table(rows)
 
 
 def _clip(text, n):
@@ -274,7 +411,9 @@ def markdown(report, command):
     a column per loop; for echo and HTTP the server's CPU µs per request, then
     the ratio to asyncio; for micro the ratio), then the full text report."""
     meta = report["meta"]
-    loops = list(dict.fromkeys(name for w in report["workloads"] for name in w["cells"]))
+    shared = [w for w in report["workloads"] if "columns" not in w]
+    own = [w for w in report["workloads"] if "columns" in w]
+    loops = list(dict.fromkeys(name for w in shared for name in w["cells"]))
     lines = [
         "# aioloop benchmark results",
         "",
@@ -282,10 +421,11 @@ def markdown(report, command):
         "",
         f"Generated by `{command}`; rerun it to regenerate this file.",
         "",
-        f"| workload | " + " | ".join(loops) + f" | issue 7 target ({TARGET_LOOP}) |",
-        "|---|" + "---|" * (len(loops) + 1),
     ]
-    for w in report["workloads"]:
+    if shared:
+        lines += [f"| workload | " + " | ".join(loops) + f" | issue 7 target ({TARGET_LOOP}) |",
+                  "|---|" + "---|" * (len(loops) + 1)]
+    for w in shared:
         unit = "CPU µs/req (× asyncio)" if w["primary"] == "cpu_us_per_req" else "× asyncio"
         row = [f"{w['title']}, {unit}"]
         for loop in loops:
@@ -307,10 +447,62 @@ def markdown(report, command):
                     row[-1] += f" ({cell['rounds_failed']} rounds failed)"
         row.append(target_verdict(w))
         lines.append("| " + " | ".join(row) + " |")
+    if own:
+        lines += ["", *_markdown_own(own, meta)]
     if report["failures"]:
         lines += ["", "Failed cells are listed with their errors at the end of the report below."]
     lines += ["", "```", render(report).rstrip("\n"), "```", ""]
     return "\n".join(lines)
+
+
+def _md_cell(w, name, cell):
+    if cell["status"] == "skipped":
+        return "skipped"
+    if cell["status"] in ("failed", "not run"):
+        return cell["status"]
+    ratio = "1" if name == w["baseline"] else _fmt_ratio(cell["ratio"]) if cell["ratio"] else "n/a"
+    value = _fmt_value(w["primary"], cell["metrics"][w["primary"]], cell["rounds_ok"])
+    text = f"{value} ({ratio})"
+    if cell["status"] == "partial":
+        text += f" ({cell['rounds_failed']} rounds failed)"
+    return text
+
+
+def _markdown_own(ws, meta):
+    """The multicore section of RESULTS.md: per workload its primary figure and ratio
+    to its own baseline, for every variant; then the scaling table."""
+    lines = ["## Multi-core",
+             "",
+             f"{meta.get('python', '?')}, {meta.get('python_build', 'default')} build, GIL "
+             f"{meta.get('gil', 'on')}; {meta.get('cpus')} CPUs. Each cell: the figure "
+             "(× the workload's baseline, median [min–max] over rounds).",
+             *(line.strip() for line in _gil_note(ws, meta)),
+             "",
+             "| workload | figure | baseline | variants |",
+             "|---|---|---|---|"]
+    for w in ws:
+        variants = "; ".join(f"**{n}** {_md_cell(w, n, c)}" for n, c in w["cells"].items())
+        lines.append(f"| {w['title']} | {METRICS[w['primary']][0]} | {w['baseline']} | {variants} |")
+    for w in ws:
+        if not w.get("scaling"):
+            continue
+        names = list(w["cells"])
+        others = [n for n in names if n != w["baseline"]]
+        lines += ["", f"{w['title'].split(':')[0]}: speed-up over k=1 of the same variant "
+                      f"(time), and the ratio of speed-ups in the same round.", "",
+                  "| k | " + " | ".join(names) + " | " +
+                  " | ".join(f"{n} / {w['baseline']}" for n in others) + " |",
+                  "|---|" + "---|" * (len(names) + len(others))]
+        for row in w["scaling"]:
+            cells = []
+            for n in names:
+                v = row["variants"].get(n)
+                cells.append("-" if v is None else
+                             f"{METRICS['speedup'][1](v['speedup']['median'])} "
+                             f"({METRICS['seconds'][1](v['seconds']['median'])})")
+            cells += [_fmt_ratio(row["ratio"][n]) if n in row["ratio"] else "-" for n in others]
+            lines.append(f"| {row['k']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 # RESULTS.md may end with sections that another tool writes (benchmarks/callgrind_echo.py's

@@ -10,10 +10,10 @@ A failing cell is recorded with its error and the run goes on.
 
 from dataclasses import dataclass, field
 
-from . import echo, http, micro
+from . import echo, http, micro, multicore
 from .model import CellError, LoopSpec, Settings, Workload
 
-SUITES = {"echo": echo, "http": http, "micro": micro}
+SUITES = {"echo": echo, "http": http, "micro": micro, "multicore": multicore}
 
 
 @dataclass
@@ -27,7 +27,11 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)  # suite -> why it cannot run here
 
     def loops_for(self, workload):
-        """The loops that apply to `workload`: the C reference only where it is native."""
+        """The loops that apply to `workload`: the C reference only where it is native;
+        a suite with variants of its own (multicore) names them itself."""
+        suite = SUITES[workload.suite]
+        if hasattr(suite, "variants"):
+            return suite.variants(workload, self.loops)
         return [lp for lp in self.loops if workload.native or not lp.native]
 
     def cells(self, round_index):

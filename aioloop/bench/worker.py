@@ -1,9 +1,10 @@
 """One benchmark process: ``python -m aioloop.bench.worker ROLE SPEC``.
 
-ROLE is ``micro`` (run one micro benchmark, print its result), ``echo`` or
+ROLE is ``micro`` (run one micro benchmark, print its result), ``multicore``
+(run one variant of a multicore workload, print its result), ``echo`` or
 ``http`` (serve on 127.0.0.1, print ``{"ready": PORT, "pid": PID}``, run until
 killed).  SPEC is a JSON object: ``loop`` ("module:factory") and the role's
-parameters.  Every failure is printed as one ``{"error": ...}`` line naming
+parameters (``multicore``: ``variant`` and ``params``, no loop).  Every failure is printed as one ``{"error": ...}`` line naming
 the exception and the method it came from, e.g. ``NotImplementedError in
 loop.create_server()``, and the process exits with status 1.
 """
@@ -77,6 +78,16 @@ def serve(loop, setup):
 
 def main(argv):
     role, spec = argv[0], json.loads(argv[1])
+    if role == "multicore":  # its variants make their own loops and threads
+        from . import multicore
+        try:
+            result = multicore.run_in_worker(spec)
+        except Exception as e:
+            emit({"error": describe_error(e)})
+            return 1
+        if result is not None:
+            emit(result)
+        return 0
     from . import loops  # after argv parsing: nothing to import for a usage error
 
     try:

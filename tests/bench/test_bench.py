@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aioloop.bench import cbuild, echo, http, loops, micro, report
+from aioloop.bench import cbuild, echo, http, loops, micro, multicore, report
 from aioloop.bench.model import LoopSpec, Settings, Workload
 from aioloop.bench.runner import Plan, Record
 
@@ -227,21 +227,27 @@ def test_quick_run_end_to_end(tmp_path):
         expected_loops.append("uvloop")
     if cbuild.find_compiler():
         expected_loops.append("c-epoll")
-    expected = echo.workloads(quick=True) + http.workloads(quick=True) + micro.workloads(quick=True)
+    expected = (echo.workloads(quick=True) + http.workloads(quick=True) + micro.workloads(quick=True)
+                + multicore.workloads(quick=True))
     assert [w["id"] for w in rep["workloads"]] == [w.id for w in expected]
     assert list(rep["meta"]["loops"]) == expected_loops
     assert rep["meta"]["rounds"] == 1 and rep["meta"]["quick"]
 
     for w, spec in zip(rep["workloads"], expected):
-        names = [n for n in expected_loops if spec.native or n != "c-epoll"]
-        assert list(w["cells"]) == names, w["id"]
+        if w["suite"] == "multicore":
+            assert list(w["cells"]) == spec.params["variants"], w["id"]
+            base = w["cells"][w["baseline"]]
+        else:
+            names = [n for n in expected_loops if spec.native or n != "c-epoll"]
+            assert list(w["cells"]) == names, w["id"]
+            base = w["cells"].get("asyncio")
         if w["skipped"]:
             assert w["suite"] == "http" and ("wrk" in w["skipped"] or "httptools" in w["skipped"])
             assert all(c["status"] == "skipped" for c in w["cells"].values())
             continue
         for name, cell in w["cells"].items():
             check_cell(cell, rounds=1)
-        assert w["cells"]["asyncio"]["status"] == "ok", w["cells"]["asyncio"]  # the baseline must run
+        assert base["status"] == "ok", base  # the baseline must run
         assert w["title"] in proc.stdout
 
     table = proc.stdout
@@ -275,3 +281,120 @@ def test_loops_that_fail_show_as_failed_cells(tmp_path):
         check_cell(cell, rounds=2)
         assert cell["error"] == "bench_loops:broken() failed: RuntimeError: this loop cannot be made in broken()"
     assert "Python fallback" in proc.stdout
+
+
+# --- the multicore suite ---
+
+W_CPU = Workload("multicore-cpu", "multicore", "CPU-bound scaling: 8 tasks",
+                 {"bench": "cpu", "tasks": 8, "ks": [1, 2, 3], "kmain": 2, "variants": ["threads", "aioloop"]})
+W_RT = Workload("multicore-roundtrip", "multicore", "round trip",
+                {"bench": "roundtrip", "n": 10, "variants": ["asyncio", "aioloop", "uvloop", "c-eventfd"]})
+
+
+def test_multicore_variants_rotate_and_follow_loops():
+    p = plan(ASYNCIO, LoopSpec("aioloop", "aioloop:new_event_loop"), LoopSpec("uvloop", "uvloop:x"),
+             workloads=[W_CPU, W_RT])
+    assert [(w.id, lp.name) for w, lp in p.cells(0)] == [
+        ("multicore-cpu", "threads"), ("multicore-cpu", "aioloop"),
+        ("multicore-roundtrip", "asyncio"), ("multicore-roundtrip", "aioloop"),
+        ("multicore-roundtrip", "uvloop"), ("multicore-roundtrip", "c-eventfd")]
+    assert [lp.name for w, lp in p.cells(1) if w is W_CPU] == ["aioloop", "threads"]
+    # uvloop left out of --loops: no uvloop row
+    p = plan(ASYNCIO, workloads=[W_RT])
+    assert [lp.name for _, lp in p.cells(0)] == ["asyncio", "aioloop", "c-eventfd"]
+
+
+def _cpu_metrics(seconds):
+    out = {"seconds": seconds[0], "gil_enabled": 1}
+    for k, s in zip((1, 2, 3), seconds):
+        out[f"seconds_k{k}"] = s
+        out[f"speedup_k{k}"] = seconds[0] / s
+    out["speedup"] = out["speedup_k2"]
+    return out
+
+
+def test_multicore_scaling_ratio_is_per_round_speedup_over_the_threads_speedup():
+    rounds = [((1.0, 1.0, 1.0), (1.0, 0.5, 0.5)),      # threads 1×, aioloop 2×
+              ((2.0, 2.0, 2.0), (1.2, 0.8, 0.6)),      # threads 1×, aioloop 1.5×
+              ((1.0, 0.8, 1.0), (1.0, 0.5, 0.4))]      # threads 1.25×, aioloop 2×
+    recs = []
+    for r, (threads, aio) in enumerate(rounds):
+        recs += [Record(r, W_CPU.id, "threads", _cpu_metrics(threads)),
+                 Record(r, W_CPU.id, "aioloop", _cpu_metrics(aio))]
+    meta = dict(META, python_build="free-threaded", gil="off")
+    rep = report.build(plan(ASYNCIO, workloads=[W_CPU]), recs, meta)
+    w = rep["workloads"][0]
+    assert w["baseline"] == "threads" and w["primary"] == "speedup"
+    assert w["cells"]["aioloop"]["ratio"] == pytest.approx({"median": 1.6, "min": 1.5, "max": 2.0, "n": 3})
+    assert [row["k"] for row in w["scaling"]] == [1, 2, 3]
+    k2 = w["scaling"][1]
+    assert k2["ratio"]["aioloop"] == pytest.approx({"median": 1.6, "min": 1.5, "max": 2.0, "n": 3})
+    assert k2["variants"]["threads"]["speedup"]["median"] == 1.0
+    assert w["scaling"][0]["ratio"]["aioloop"]["median"] == 1.0
+    text = report.render(rep)
+    assert "1 (baseline)" in text and "1.60 [1.50–2.00]" in text
+    assert "aioloop/threads [min–max]" in text
+    assert "GIL ON in: cpu/aioloop, cpu/threads" in text  # the build could run without it
+    md = report.markdown(rep, "python -m aioloop bench --suite multicore")
+    assert "## Multi-core" in md and "| k | threads | aioloop | aioloop / threads |" in md
+    assert "| 2 | 1.00× (1.00 s) | 2.00× (500 ms) | 1.60 [1.50–2.00] |" in md
+    assert "issue 7 target" not in md  # no shared-loop workloads, no summary table
+
+
+def test_eventfd_pingpong_prints_one_json_line():
+    if not cbuild.find_compiler():
+        pytest.skip("no C compiler")
+    exe = cbuild.build("eventfd_pingpong")
+    out = subprocess.run([str(exe), "200", "20"], capture_output=True, text=True, timeout=60)
+    r = json.loads(out.stdout)
+    assert set(r) == {"rounds", "seconds", "p50_us", "p99_us"} and r["rounds"] == 200
+    assert 0 < r["p50_us"] <= r["p99_us"]
+
+
+def test_multicore_suite_end_to_end(tmp_path):
+    """The suite at its --quick size: every workload and variant present, each cell
+    measured or failed with its error, the scaling table and the GIL state shown."""
+    out, md = tmp_path / "mc.json", tmp_path / "RESULTS.md"
+    proc = run_bench("--suite", "multicore", "--quick", "--json", str(out), "--markdown", str(md))
+    rep = json.loads(out.read_text())
+    expected = multicore.workloads(quick=True)
+    assert [w["id"] for w in rep["workloads"]] == [w.id for w in expected]
+    assert rep["meta"]["python_build"] in ("default", "free-threaded")
+    assert rep["meta"]["gil"] in ("on", "off")
+    for w, spec in zip(rep["workloads"], expected):
+        variants = [v for v in spec.params["variants"]
+                    if v != "uvloop" or "uvloop" in rep["meta"]["loops"]]
+        assert list(w["cells"]) == variants
+        assert w["baseline"] == variants[0] and w["cells"][w["baseline"]]["status"] == "ok", w
+        for name, cell in w["cells"].items():
+            check_cell(cell, rounds=1)
+            if cell["status"] == "ok":
+                assert set(w["columns"]) <= set(cell["metrics"])
+                assert cell["metrics"]["gil_enabled"]["median"] in (0, 1)
+        assert w["title"] in proc.stdout
+    cpu = rep["workloads"][0]
+    ks = multicore.thread_counts()
+    assert [row["k"] for row in cpu["scaling"]] == ks and ks[-1] == (os.cpu_count() or 1) + 1
+    if cpu["cells"]["aioloop"]["status"] == "ok":
+        assert cpu["scaling"][0]["variants"]["aioloop"]["speedup"]["median"] == 1.0
+        assert set(cpu["scaling"][-1]["ratio"]) == {"aioloop"}
+    assert "aioloop/threads [min–max]" in proc.stdout
+    assert ("build, GIL on" in proc.stdout) or ("build, GIL off" in proc.stdout)
+    assert "## Multi-core" in md.read_text()
+
+
+def test_multicore_sharded_echo_cells(tmp_path):
+    """The sharded echo workload (not in --quick): a server per variant, 1 and 2 threads,
+    each cell measured or failed with its error."""
+    out = tmp_path / "echo.json"
+    run_bench("--suite", "multicore", "--workloads", "multicore-echo", "--duration", "0.3",
+              "--warmup", "0.1", "--rounds", "1", "--json", str(out))
+    (w,) = json.loads(out.read_text())["workloads"]
+    assert w["id"] == "multicore-echo" and w["baseline"] == "asyncio k=1"
+    names = list(w["cells"])
+    assert {"asyncio k=1", "asyncio k=2", "aioloop k=1", "aioloop k=2"} <= set(names)
+    assert w["cells"]["asyncio k=1"]["status"] == "ok", w["cells"]["asyncio k=1"]
+    for cell in w["cells"].values():
+        check_cell(cell, rounds=1)
+        if cell["status"] == "ok":
+            assert {"req_per_s", "cpu_us_per_req", "p50_us", "p99_us"} <= set(cell["metrics"])
