@@ -59,7 +59,7 @@ def parse_args(argv):
                    help="echo load client: the C one (built with cc), the Python fallback, or auto")
     p.add_argument("--pin", choices=("same", "separate", "none"), default="same",
                    help="CPU placement of each server and its load client: both on one CPU "
-                        "(default, as the peers' figures in issue 7 were taken), one CPU each, or not pinned")
+                        "(default: the setting the published peer figures used), one CPU each, or not pinned")
     p.add_argument("--timeout", type=float, default=120.0,
                    help="seconds a micro benchmark or a server's start may take before its cell "
                         "fails (default 120)")

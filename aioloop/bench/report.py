@@ -388,8 +388,8 @@ TARGETS = {
 
 
 def target_verdict(workload):
-    """'≤ 5 µs: met' or '≥ 20×: not met' for TARGET_LOOP's cell of a workload with an
-    issue-7 target; "" when there is no target or no figure to judge."""
+    """'≤ 5 µs: met' or '≥ 20×: not met' for TARGET_LOOP's cell of a workload with its
+    own target; "" when there is no target or no figure to judge."""
     target = TARGETS.get(workload["id"])
     cell = workload["cells"].get(TARGET_LOOP)
     if target is None or cell is None or cell["status"] not in ("ok", "partial"):
@@ -423,7 +423,7 @@ def markdown(report, command):
         "",
     ]
     if shared:
-        lines += [f"| workload | " + " | ".join(loops) + f" | issue 7 target ({TARGET_LOOP}) |",
+        lines += [f"| workload | " + " | ".join(loops) + f" | target ({TARGET_LOOP}) |",
                   "|---|" + "---|" * (len(loops) + 1)]
     for w in shared:
         unit = "CPU µs/req (× asyncio)" if w["primary"] == "cpu_us_per_req" else "× asyncio"
