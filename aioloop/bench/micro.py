@@ -153,6 +153,97 @@ def bench_executor(loop, n):
     return loop.run_until_complete(main())
 
 
+class _StubDNS:
+    """A DNS server on 127.0.0.1 in a thread of its own, for the dns cells:
+    every A query is answered 127.0.0.1 and every AAAA ::1, TTL 300 (built with
+    dnspython's message API). No traffic leaves the machine."""
+
+    def __init__(self):
+        import socket
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.queries = 0
+        self.thread = threading.Thread(target=self._serve, name="stub-dns", daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import dns.message
+        import dns.rdatatype
+        import dns.rrset
+        answers = {dns.rdatatype.A: "127.0.0.1", dns.rdatatype.AAAA: "::1"}
+        while True:
+            data, addr = self.sock.recvfrom(4096)
+            if data == b"stop":
+                return
+            q = dns.message.from_wire(data)
+            r = dns.message.make_response(q)
+            question = q.question[0]
+            if question.rdtype in answers:
+                r.answer.append(dns.rrset.from_text(
+                    question.name, 300, "IN", dns.rdatatype.to_text(question.rdtype),
+                    answers[question.rdtype]))
+            self.queries += 1
+            self.sock.sendto(r.to_wire(), addr)
+
+    def close(self):
+        import socket
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"stop", ("127.0.0.1", self.port))
+        self.thread.join()
+        self.sock.close()
+
+
+def _bench_resolver(loop, n, names):
+    from ..resolver import Resolver
+
+    stub = _StubDNS()
+    try:
+        resolver = Resolver(["127.0.0.1"], port=stub.port, timeout=10, hosts=False,
+                            cache_size=n + 16)
+
+        async def main():
+            resolve = resolver.resolve
+            t0 = time.perf_counter()
+            for i in range(n):
+                addrs = await resolve(names(i))
+            dt = time.perf_counter() - t0
+            if sorted(addrs) != ["127.0.0.1", "::1"]:
+                raise RuntimeError(f"resolved to {addrs}")
+            return dt
+
+        return loop.run_until_complete(main())
+    finally:
+        stub.close()
+
+
+def bench_dns_cold(loop, n):
+    """n lookups of n different names through aioloop.Resolver (dnspython on
+    the loop; A and AAAA each asked of a stub server on 127.0.0.1)."""
+    # A per-run prefix: the warm-up must not fill the timed run's cache.
+    prefix = f"r{time.perf_counter_ns()}"
+    return _bench_resolver(loop, n, lambda i: f"h{i}.{prefix}.bench.test")
+
+
+def bench_dns_cached(loop, n):
+    """n lookups of one name through aioloop.Resolver: every one but the
+    first is answered from its cache."""
+    return _bench_resolver(loop, n, lambda i: "cached.bench.test")
+
+
+def bench_getaddrinfo(loop, n):
+    """n sequential ``loop.getaddrinfo('localhost', 80)``: the system resolver
+    on the loop's default executor (answered from /etc/hosts, no query)."""
+    async def main():
+        getaddrinfo = loop.getaddrinfo
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await getaddrinfo("localhost", 80, type=1)
+        return time.perf_counter() - t0
+
+    return loop.run_until_complete(main())
+
+
 # name -> (function, operations, title)
 BENCHMARKS = {
     "call_soon": (bench_call_soon, 1_000_000, "call_soon 1M (batches of 1000)"),
@@ -162,6 +253,9 @@ BENCHMARKS = {
     "gather": (bench_gather, 100_000, "gather of 100k coroutines"),
     "threadsafe": (bench_threadsafe, 200_000, "call_soon_threadsafe 200k from a thread"),
     "executor": (bench_executor, 10_000, "run_in_executor 10k sequential"),
+    "dns_cold": (bench_dns_cold, 2_000, "DNS: Resolver, 2k names from a stub server"),
+    "dns_cached": (bench_dns_cached, 20_000, "DNS: Resolver, one name 20k times (cached)"),
+    "getaddrinfo": (bench_getaddrinfo, 5_000, "DNS: getaddrinfo('localhost') 5k on the executor"),
 }
 
 QUICK = ("call_soon", "timers", "future", "sleep0", "threadsafe", "executor")

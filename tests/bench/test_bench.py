@@ -398,3 +398,11 @@ def test_multicore_sharded_echo_cells(tmp_path):
         check_cell(cell, rounds=1)
         if cell["status"] == "ok":
             assert {"req_per_s", "cpu_us_per_req", "p50_us", "p99_us"} <= set(cell["metrics"])
+
+
+@pytest.mark.parametrize("name", ["dns_cold", "dns_cached", "getaddrinfo"])
+def test_dns_cells_resolve_on_every_loop(name, loop):
+    # The cells raise if a lookup gives anything but the stub's answers.
+    fn, _, title = micro.BENCHMARKS[name]
+    assert title.startswith("DNS: ")
+    assert fn(loop, 20) > 0
