@@ -69,6 +69,7 @@ Shutdown protocol
 
 import asyncio as _asyncio
 import functools as _functools
+import inspect as _inspect
 import logging as _logging
 import os as _os
 import threading as _threading
@@ -81,6 +82,8 @@ __all__ = ("Scheduler", "Spawned", "DispatchThreadError", "spawn", "sched",
            "current_scheduler", "thread_index")
 
 _logger = _logging.getLogger("aioloop")
+# asyncio.Task(eager_start=) exists from 3.12.
+_EAGER = "eager_start" in _inspect.signature(_asyncio.Task).parameters
 _get_running_loop = _events._get_running_loop
 
 _fork_generation = 0
@@ -233,7 +236,17 @@ class Spawned:
         coro, self._coro = self._coro, None
         if self._sched is not None:
             self._sched._count_start(self._thread)
-        task = loop.create_task(coro, name=self._name)
+        if _EAGER and self._sched is not None and loop.get_task_factory() is None:
+            # The first step runs now, in the pass that took this work from
+            # the run queue. Started lazily, a Task would only be queued here
+            # and a loop would turn its whole run queue into Tasks (which can
+            # no longer be stolen) in a few quick passes, before any of them
+            # ran: a few long tasks spawned together then all stayed on the
+            # thread that spawned them. Eagerly, a pass takes its batch and
+            # is busy running it while idle siblings steal the rest.
+            task = _asyncio.Task(coro, loop=loop, name=self._name, eager_start=True)
+        else:
+            task = loop.create_task(coro, name=self._name)
         task.add_done_callback(self._task_done)
         with self._lock:
             self._task = task

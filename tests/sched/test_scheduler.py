@@ -176,6 +176,20 @@ def test_an_unhinted_burst_on_a_busy_thread_0_is_partly_stolen(clean_exit):
     assert stats["total"]["tasks_started"] == 100
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.Task has no eager_start "
+                    "before 3.12: a spawned coroutine's Task is made before its first step runs, "
+                    "and a made Task cannot be stolen")
+def test_two_long_tasks_spawned_together_run_on_two_threads(clean_exit):
+    # The pass that takes the first one from thread 0's queue runs its first
+    # step at once (0.5 s, blocking): the idle thread 1 steals the other.
+    async def main(s):
+        sps = [s.spawn(_blocking_where(0.5)) for _ in range(2)]
+        return sorted([(await sp)[0] for sp in sps])
+
+    with aioloop.Scheduler(threads=2) as s:
+        assert s.run(main(s)) == [0, 1]
+
+
 def test_unhinted_work_from_a_plain_thread_goes_to_some_dispatch_thread(clean_exit):
     with aioloop.Scheduler(threads=N) as s:
         async def main():
