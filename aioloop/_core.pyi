@@ -120,7 +120,7 @@ class Loop(asyncio.AbstractEventLoop):
         async def create_server(
             self, protocol_factory: Callable[[], asyncio.BaseProtocol],
             host: str | Sequence[str] | None = None, port: int | None = None, *,
-            family: int = 0, flags: int = 1, sock: socket | None = None, backlog: int = 100,
+            family: int = ..., flags: int = ..., sock: socket | None = None, backlog: int = 100,
             ssl: _SSLContext = None, reuse_address: bool | None = None,
             reuse_port: bool | None = None, keep_alive: bool | None = None,
             ssl_handshake_timeout: float | None = None,
@@ -137,7 +137,7 @@ class Loop(asyncio.AbstractEventLoop):
         async def create_server(
             self, protocol_factory: Callable[[], asyncio.BaseProtocol],
             host: str | Sequence[str] | None = None, port: int | None = None, *,
-            family: int = 0, flags: int = 1, sock: socket | None = None, backlog: int = 100,
+            family: int = ..., flags: int = ..., sock: socket | None = None, backlog: int = 100,
             ssl: _SSLContext = None, reuse_address: bool | None = None,
             reuse_port: bool | None = None, ssl_handshake_timeout: float | None = None,
             ssl_shutdown_timeout: float | None = None, start_serving: bool = True,

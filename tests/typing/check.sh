@@ -8,7 +8,12 @@
 #   - mypy --strict on the example and on the stubs themselves
 #     (aioloop/__init__.pyi, aioloop/_core.pyi: an override the stubs get
 #     wrong is an error there);
-#   - basedpyright in standard mode (pyright's own default checks).
+#   - basedpyright in standard mode (pyright's own default checks);
+#   - mypy's stubtest, which imports aioloop and compares the stubs with the
+#     runtime (names, kinds, parameters, defaults), when the extension is
+#     built in this tree for PYTHON's version (pip install -e ., as
+#     tests/run.sh does); tests/typing/stubtest-allowlist.txt lists what it
+#     reports on purpose. Without a build it says it skipped.
 # Any error fails. AIOLOOP_TYPING_VENV=DIR keeps and reuses the venv.
 set -euo pipefail
 
@@ -24,7 +29,11 @@ else
 fi
 start=$SECONDS
 [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check mypy basedpyright
+if ! log=$("$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+        mypy basedpyright dnspython 2>&1); then
+    echo "$log" >&2
+    exit 1
+fi
 # The checkers read the stubs from the source tree (mypy_path / extraPaths):
 # no build of the extension is needed to check its types.
 echo "== $("$VENV/bin/mypy" --version); $("$VENV/bin/basedpyright" --version | tr '\n' ' ')"
@@ -49,6 +58,21 @@ JSON
 "$VENV/bin/basedpyright" --pythonpath "$VENV/bin/python" -p "$cfg" \
     tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi || status=1
 rm -f "$cfg"
+
+suffix=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+if [[ -e "$ROOT/aioloop/_core$suffix" ]]; then
+    echo "== stubtest aioloop (the stubs against the imported runtime)"
+    ini=$(mktemp "${TMPDIR:-/tmp}/aioloop-stubtest.XXXXXX.ini")
+    # The modules without stubs are read as untyped code: their own typing
+    # is not what is checked here, the stubs are.
+    printf '[mypy]\nignore_missing_imports = True\n[mypy-aioloop.*]\nignore_errors = True\n' > "$ini"
+    (cd "$(dirname "$ini")" && PYTHONPATH="$ROOT" MYPYPATH="$ROOT" "$VENV/bin/python" -m mypy.stubtest aioloop \
+        --concise --ignore-missing-stub --ignore-disjoint-bases --mypy-config-file "$ini" \
+        --allowlist "$ROOT/tests/typing/stubtest-allowlist.txt") || status=1
+    rm -f "$ini"
+else
+    echo "== stubtest skipped: no aioloop/_core$suffix in this tree (pip install -e . with PYTHON builds it)"
+fi
 
 echo "== check.sh took $((SECONDS - start)) s: $([[ $status == 0 ]] && echo passed || echo FAILED)"
 exit $status
