@@ -275,12 +275,17 @@ def report(datasets, confidence=95.0, width=74, show_plot=True, test=True, separ
 
 # --- the command --------------------------------------------------------------------------
 
+DESCRIPTION = ("ministat: summary statistics (N, min, max, median, average, standard deviation)\n"
+               "of a column of numbers in each file, and Student's t comparison of every data\n"
+               "set with the first: a port of FreeBSD's ministat(1).\n")
+
 USAGE = ("usage: python -m aioloop.ministat [-C column] [-c confidence] [-d delimiter(s)] [-Ans] "
          "[-w width] [file [file ...]]\n"
          f"\tconfidence = any level between 0 and 100; classic: {', '.join(f'{c:g}%' for c in CONFIDENCES)}\n"
          "\t-A : print statistics only. suppress the graph.\n"
          "\t-C : column number to extract (starts and defaults to 1)\n"
          "\t-d : delimiter(s) string, default to \" \\t\"\n"
+         "\t-h, --help : print this help\n"
          "\t-n : print summary statistics only, no graph/test\n"
          "\t-s : print avg/median/stddev bars on separate lines\n"
          "\t-w : width of graph/test output (default 74 or terminal width)\n")
@@ -306,7 +311,8 @@ def _terminal_width():
 
 
 def _options(argv):
-    """getopt-style parsing ("AC:c:d:snw:"), so `-c95` and `-c 95` both work."""
+    """getopt-style parsing ("AC:c:d:hsnw:"), so `-c95` and `-c 95` both work;
+    -h and --help ask for the help, whatever else is there."""
     opts, i = {}, 0
     while i < len(argv):
         arg = argv[i]
@@ -315,9 +321,15 @@ def _options(argv):
             break
         if not arg.startswith("-") or arg == "-":
             break
+        if arg.startswith("--"):
+            if arg != "--help":
+                raise ValueError(f"Unknown option: {arg}")
+            return {"h": True}, []
         j = 1
         while j < len(arg):
             flag = arg[j]
+            if flag == "h":
+                return {"h": True}, []          # help wins, as with argparse
             if flag in "Asn":
                 opts[flag] = True
                 j += 1
@@ -331,20 +343,20 @@ def _options(argv):
                 opts[flag] = value
                 break
             else:
-                raise ValueError("Unknown option")
+                raise ValueError(f"Unknown option: -{flag}")
         i += 1
     return opts, argv[i:]
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("-h", "--help"):
-        sys.stdout.write(__doc__.split("\n\n", 2)[1] + "\n\n" + USAGE)
-        return 0
     try:
         opts, files = _options(argv)
     except ValueError as e:
         return _usage(str(e))
+    if opts.get("h"):
+        sys.stdout.write(f"{DESCRIPTION}\n{USAGE}")
+        return 0
     try:
         column = int(opts.get("C", 1))
     except ValueError:

@@ -74,6 +74,7 @@ import logging as _logging
 import os as _os
 import threading as _threading
 import time as _time
+import types as _types
 from asyncio import events as _events
 
 from . import _core
@@ -431,6 +432,10 @@ class Spawned:
         return self._outcome()
 
     __iter__ = __await__
+
+    # Spawned[int] in an annotation, as asyncio.Future[int] (the stubs make
+    # it generic in its result).
+    __class_getitem__ = classmethod(_types.GenericAlias)
 
 
 def _start_spawned(sp):

@@ -25,6 +25,7 @@ thread that hands it a task.
 import asyncio as _asyncio
 import collections as _collections
 import threading as _threading
+import types as _types
 from asyncio import events as _events
 
 __all__ = ("TaskBarrier", "TaskLock", "Queue", "Event")
@@ -396,6 +397,10 @@ class Queue:
     ``await put()``/``await get()`` from any loop, ``put_nowait``/
     ``get_nowait`` from any thread, back-pressure with ``maxsize``,
     ``join``/``task_done`` as asyncio.Queue."""
+
+    # Queue[int] in an annotation, as asyncio.Queue[int] (the stubs make it
+    # generic in its items).
+    __class_getitem__ = classmethod(_types.GenericAlias)
 
     def __init__(self, maxsize=0):
         if isinstance(maxsize, bool) or not isinstance(maxsize, int):

@@ -172,3 +172,41 @@ def test_command_line(tmp_path, capsys):
     assert ministat.main(["-c", "100", str(a)]) == 2
     assert ministat.main(["-q", str(a)]) == 2
     assert ministat.main([str(tmp_path / "missing.txt")]) == 2
+
+
+def _ministat(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "aioloop.ministat", *args],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_says_what_the_tool_does_and_shows_the_usage_once(flag):
+    proc = _ministat(flag)
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+    out = proc.stdout
+    assert out.startswith("ministat: summary statistics")
+    assert "Student's t comparison" in out and "FreeBSD's ministat(1)" in out
+    assert out.count("usage:") == 1
+    assert out.count("python -m aioloop.ministat") == 1
+    assert "-h, --help" in out
+
+
+def test_help_wins_over_other_options_as_with_argparse():
+    proc = _ministat("-n", "--help", "-x", "no-such-file")
+    assert proc.returncode == 0 and proc.stdout.count("usage:") == 1
+
+
+@pytest.mark.parametrize("args, named", [(["-x"], "-x"), (["-nx"], "-x"),
+                                         (["--frobnicate", "f"], "--frobnicate")])
+def test_an_unknown_option_names_itself_on_stderr_and_exits_2(args, named):
+    # FreeBSD's ministat exits 2 from usage() (as argparse does on a bad option).
+    proc = _ministat(*args)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    first, *rest = proc.stderr.splitlines()
+    assert first == f"Unknown option: {named}"
+    assert rest[0].startswith("usage: python -m aioloop.ministat")
+    assert proc.stderr.count("usage:") == 1

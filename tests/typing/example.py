@@ -1,0 +1,231 @@
+"""Every documented entry point of aioloop, used as README.md shows it.
+
+Not run: tests/typing/check.sh type-checks it with mypy --strict and pyright
+(basedpyright), and any error fails. A call the README documents that a
+checker refuses is a bug of aioloop/__init__.pyi or aioloop/_core.pyi.
+The reveal-free assignments with annotations pin the types the stubs give."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import socket
+import ssl
+import sys
+
+import aioloop
+
+
+async def crunch(x: int) -> int:
+    return sum(i * i for i in range(x))
+
+
+async def main() -> int:
+    return 1
+
+
+class EchoProtocol(asyncio.Protocol):
+    def data_received(self, data: bytes) -> None:
+        pass
+
+
+def quick_start() -> None:
+    result: int = aioloop.run(main())
+    if sys.version_info >= (3, 12):
+        asyncio.run(main(), loop_factory=aioloop.new_event_loop)
+    with asyncio.Runner(loop_factory=aioloop.new_event_loop) as runner:
+        result = runner.run(main())
+    aioloop.install()
+    asyncio.set_event_loop_policy(aioloop.EventLoopPolicy())
+    policy: asyncio.AbstractEventLoopPolicy = aioloop.EventLoopPolicy(threads=4)
+    asyncio.set_event_loop_policy(policy)
+    asyncio.set_event_loop_policy(None)
+    result = aioloop.run(main(), debug=True, loop_factory=aioloop.new_event_loop)
+    version: str = aioloop.__version__
+    print(result, version)
+
+
+def pytest_asyncio_loop_factories() -> dict[str, object]:
+    return {"aioloop": aioloop.new_event_loop, "asyncio": asyncio.new_event_loop}
+
+
+def the_loop() -> None:
+    loop: aioloop.Loop = aioloop.new_event_loop()
+    base: asyncio.AbstractEventLoop = loop
+    direct = aioloop.Loop()                      # a concrete class, not abstract
+    direct.close()
+    handle: asyncio.Handle = loop.call_soon(print, "soon")
+    handle.cancel()
+    timer: asyncio.TimerHandle = loop.call_later(0.1, print, "later")
+    when: float = timer.when()
+    loop.call_at(loop.time() + 1, print, "at", context=contextvars.copy_context())
+    loop.call_soon_threadsafe(print, "from a thread")
+    fut: asyncio.Future[int] = loop.run_in_executor(None, sum, [1, 2, 3])
+    task: asyncio.Task[int] = loop.create_task(crunch(10), name="crunch")
+    loop.run_until_complete(task)
+    loop.run_until_complete(fut)
+    stats: dict[str, int] = loop.stats()
+    loop.slow_callback_duration = 0.5
+    pool = aioloop.DaemonPool(4, thread_name_prefix="io", initializer=print, initargs=("start",))
+    loop.set_default_executor(pool)
+    cf: concurrent.futures.Future[int] = pool.submit(sum, [1, 2])
+    loop.run_until_complete(loop.shutdown_default_executor())
+    pool.shutdown(wait=True)
+    loop.close()
+    print(base, when, stats, cf)
+
+
+async def network(loop: aioloop.Loop) -> None:
+    server: asyncio.Server = await loop.create_server(EchoProtocol, "127.0.0.1", 0)
+    port: int = server.sockets[0].getsockname()[1]
+    transport, proto = await loop.create_connection(EchoProtocol, "127.0.0.1", port)
+    echo: EchoProtocol = proto
+    transport.write(b"x")
+    transport.close()
+    server.close()
+    await server.wait_closed()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    await loop.sock_sendall(a, b"ping")
+    data: bytes = await loop.sock_recv(a, 10)
+    infos = await loop.getaddrinfo("localhost", 80)
+    proc = await asyncio.create_subprocess_exec("true")
+    await proc.wait()
+    a.close()
+    b.close()
+    print(echo, data, infos)
+
+
+async def using_every_core() -> tuple[int, int]:
+    parts: list[aioloop.Spawned[int]] = [aioloop.spawn(crunch(100_000)) for _ in range(64)]
+    total = sum([await p for p in parts])
+    pinned: int = await aioloop.spawn(crunch(10), hint=1)
+    aioloop.sched(print, "a plain callback on thread", 2, hint=2)
+    sp = aioloop.spawn(crunch(5), name="five", context=contextvars.copy_context())
+    sp.add_done_callback(lambda s: print(s.done(), s.cancelled(), s.thread))
+    await asyncio.wait_for(asyncio.shield(sp), 10)
+    sp.cancel("no longer needed")
+    s: aioloop.Scheduler | None = aioloop.current_scheduler()
+    i: int | None = aioloop.thread_index()
+    if s is not None:
+        s.sched(print, "hinted", hint=0).cancel()
+        other: aioloop.Spawned[int] = s.spawn(crunch(3), hint=1)
+        await other
+        loops: tuple[aioloop.Loop, ...] = s.loops
+        n: int = s.threads
+        print(s.stats()["total"], loops, n)
+        s.set_exception_handler(lambda loop, ctx: print(ctx["message"]))
+        server = await s.create_server(EchoProtocol, "127.0.0.1", 0, reuse_port=True)
+        async with server:
+            print(server.sockets, server.is_serving())
+            server.close()
+            await server.wait_closed()
+
+        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+
+        streams = await s.start_server(client, "127.0.0.1", 0)
+        streams.close()
+        await streams.wait_closed()
+    print(i)
+    return total, pinned
+
+
+def scheduler_entry_points() -> None:
+    aioloop.run(using_every_core(), threads=4)
+    with aioloop.Scheduler(threads=4, daemons=8) as s:
+        s.run(using_every_core())
+    bounded = aioloop.Scheduler(2, max_pending=1000)
+    sp = bounded.spawn(crunch(1))
+    bounded.close()
+    value: int = sp.result(timeout=1)
+    err: BaseException | None = sp.exception(timeout=1)
+    if sys.version_info >= (3, 12):
+        asyncio.run(using_every_core(),
+                    loop_factory=functools.partial(aioloop.new_event_loop, threads=4))
+    asyncio.set_event_loop_policy(aioloop.EventLoopPolicy(threads=4))
+    asyncio.run(using_every_core())
+    asyncio.set_event_loop_policy(None)
+    try:
+        aioloop.run(main(), threads=2, daemons=2)
+    except aioloop.DispatchThreadError as e:
+        cause: BaseException | None = e.__cause__
+        print(cause)
+    print(value, err)
+
+
+def sharing_across_threads() -> None:
+    barrier = aioloop.TaskBarrier(3, lambda: print("tripped"))
+    barrier.signal()
+    threshold = aioloop.TaskBarrier(2, print, total=aioloop.TaskBarrier.INFTY, hint=1)
+    threshold.admit()
+    bounded = aioloop.TaskBarrier(2, print, total=5)
+    bounded.admit_bounded()
+    print(barrier.count, barrier.trips, barrier.spent, barrier.mode)
+
+    lock = aioloop.TaskLock()
+
+    def critical(name: str) -> None:
+        print(name)
+        lock.unlock()
+
+    lock.lock(critical, "first")
+    lock.lock(critical, "pinned", hint=0)
+    got: bool = lock.canlock() or lock.canlock(critical, "now")
+    print(got, lock.locked())
+
+    q: aioloop.Queue[int] = aioloop.Queue(maxsize=10)
+    q.put_nowait(1)
+    item: int = q.get_nowait()
+    q.task_done()
+    print(item, q.qsize(), q.empty(), q.full(), q.maxsize)
+
+    event = aioloop.Event()
+    event.set()
+    event.clear()
+    print(event.is_set())
+
+
+async def sharing_asyncio_style(q: aioloop.Queue[str], event: aioloop.Event) -> None:
+    barrier = aioloop.TaskBarrier(2)
+    trip: int = await barrier.arrive()
+    trip = await barrier.wait()
+    lock = aioloop.TaskLock(hint=0)
+    async with lock:
+        pass
+    await lock.acquire()
+    lock.release()
+    await q.put("x")
+    item: str = await q.get()
+    q.task_done()
+    await q.join()
+    set_: bool = await event.wait()
+    print(trip, item, set_)
+
+
+async def dialing(ctx: ssl.SSLContext) -> None:
+    sock: socket.socket = await aioloop.adial("tcp!example.com!https", timeout=5)
+    sock.close()
+    reader, writer = await aioloop.open_dial("tcp!localhost!8080")
+    line: bytes = await reader.readline()
+    writer.close()
+    transport, proto = await aioloop.dial_connection(EchoProtocol, "tcp!host!443", ssl=ctx)
+    mine: EchoProtocol = proto
+    transport.close()
+    async with await aioloop.announce("tcp!*!8080") as ann:
+        call = await ann.listen()
+        print(call.remote, call.local, ann.addr)
+        accepted: socket.socket = call.accept()
+        accepted.close()
+        other = await ann.listen()
+        t, p = await other.accept_connection(EchoProtocol)
+        t.close()
+        (await ann.listen()).reject()
+    addr: str = aioloop.netmkaddr("example.com", defnet="tcp", defsvc="http")
+    resolver = aioloop.Resolver(["127.0.0.1"], port=5353, timeout=2.0, cache_size=100, hosts=False)
+    addrs: list[str] = await resolver.resolve("example.com")
+    sock = await aioloop.adial("tcp!localhost!80", local=("127.0.0.1", 0), resolver=resolver)
+    sock.close()
+    print(line, mine, p, addr, addrs, resolver.stats(), resolver.nameservers)
