@@ -16,6 +16,10 @@
 # uvicorn, anyio, pytest-asyncio) with the `integration` extra's packages
 # installed; the unit run leaves that folder out so nothing runs twice.
 #
+# Then, on one version (3.12): the packaging check (tests/packaging.sh: sdist
+# -> wheel -> fresh venv -> an example run from outside the tree) and the type
+# stubs (tests/typing/check.sh: mypy --strict, pyright, stubtest).
+#
 # Last, a free-threaded CPython 3.13t: built once from Debian's source package
 # by ../shared/tools/get_freethreaded_python.sh and cached outside the tree in
 # ~/.cache/aioloop/py313t-<Debian version> (AIOLOOP_CACHE moves it;
@@ -98,6 +102,17 @@ if [ "${AIOLOOP_PACKAGING:-1}" != 0 ]; then
     rc=${PIPESTATUS[0]}
     set -e
     summary+=("Python $pk_version: $(tail -n 1 "$pk_log") (exit $rc)")
+    [ $rc -eq 0 ] || status=1
+
+    # The stubs as a user's type checkers see them: mypy --strict, pyright and
+    # stubtest against the extension built above (tests/typing/check.sh).
+    echo "=== Python $pk_version: type stubs (tests/typing/check.sh)"
+    ty_log="$root/.venv/typing.log"
+    set +e
+    bash tests/typing/check.sh "$(find_python "$pk_version")" 2>&1 | tee "$ty_log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    summary+=("Python $pk_version: type stubs: $(tail -n 1 "$ty_log") (exit $rc)")
     [ $rc -eq 0 ] || status=1
 fi
 
