@@ -3,6 +3,7 @@
 # Layers (DESIGN.md), from the kernel up:
 #   kernel/  the poller: epoll and the eventfd waker
 #   loop/    one thread: handles, ready queue, timer heap, inbox, fd watchers,
+#            the fd table,
 #            the run cycle, and the asyncio-facing Loop class
 #   transports/  stream, datagram and pipe transports over the poller, their
 #            shared base (FdTransport) and write queue
@@ -22,6 +23,7 @@ include "loop/inbox.pyx"
 include "loop/fdwatch.pyx"
 include "loop/remote.pyx"
 include "loop/loop.pyx"
+include "loop/fdtable.pyx"
 include "transports/writequeue.pyx"
 include "transports/fdtransport.pyx"
 include "transports/base.pyx"

@@ -54,7 +54,7 @@ cdef class SocketTransport(FdTransport):
             else:
                 server._attach()
             self._server = server
-        loop._fd_attach(self)
+        loop._fdtable.attach(self)
         return 0
 
     # --- asyncio.BaseTransport -----------------------------------------------
@@ -96,7 +96,7 @@ cdef class SocketTransport(FdTransport):
         if self._sock is not None:
             _warnings.warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             if self._loop is not None and not self._loop._closed:
-                self._loop._fd_detach(self)
+                self._loop._fdtable.detach(self)
             self._sock.close()
             self._sock = None
             if self._server is not None:
@@ -149,7 +149,7 @@ cdef class SocketTransport(FdTransport):
         finally:
             loop = self._loop
             if loop is not None and not loop._closed:
-                loop._fd_detach(self)
+                loop._fdtable.detach(self)
             if self._sock is not None:
                 self._sock.close()
             self._sock = None

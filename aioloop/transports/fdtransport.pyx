@@ -43,13 +43,13 @@ cdef class FdTransport(FdWatcher):
     cdef int _want_read(self, bint on) except -1:
         if self._loop is None or self._loop._closed:
             return 0
-        self._loop._fd_set_mask(self, (self.mask | EPOLLIN) if on else (self.mask & ~EPOLLIN))
+        self._loop._fdtable.set_mask(self, (self.mask | EPOLLIN) if on else (self.mask & ~EPOLLIN))
         return 0
 
     cdef int _want_write(self, bint on) except -1:
         if self._loop is None or self._loop._closed:
             return 0
-        self._loop._fd_set_mask(self, (self.mask | EPOLLOUT) if on else (self.mask & ~EPOLLOUT))
+        self._loop._fdtable.set_mask(self, (self.mask | EPOLLOUT) if on else (self.mask & ~EPOLLOUT))
         return 0
 
     # --- asyncio.ReadTransport and asyncio.WriteTransport --------------------

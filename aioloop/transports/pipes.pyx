@@ -68,7 +68,7 @@ cdef class PipeTransport(FdTransport):
             _check_pipe_mode(mode, for_write)
             self._watch_peer = _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode)
             _os_pipes.set_blocking(self._fileno, False)
-            loop._fd_attach(self)
+            loop._fdtable.attach(self)
         except BaseException:
             # The pipe stays the caller's: this transport must not close it.
             self._pipe = None
@@ -126,7 +126,7 @@ cdef class PipeTransport(FdTransport):
         # open description under a number the process may reuse.
         loop = self._loop
         if loop is not None and not loop._closed:
-            loop._fd_detach(self)
+            loop._fdtable.detach(self)
         pipe = self._pipe
         if pipe is not None:
             self._pipe = None

@@ -167,7 +167,7 @@ cdef class PidfdWatch(FdWatcher):
             return 0
         loop = self._loop
         if not loop._closed:
-            loop._fd_detach(self)
+            loop._fdtable.detach(self)
         (<UnixLoop>loop)._children.pop(self.pid, None)
         self.fd = -1
         _os.close(fd)
@@ -179,7 +179,7 @@ cdef class PidfdWatch(FdWatcher):
         if fd < 0:
             return 0
         if not self._loop._closed:
-            self._loop._fd_detach(self)     # while self.fd still names it
+            self._loop._fdtable.detach(self)     # while self.fd still names it
         self.fd = -1
         popen = self._popen
         self._popen = None
@@ -261,12 +261,12 @@ cdef int _watch_child(UnixLoop loop, int pid, object popen, object on_exit) exce
             w._popen = popen
             w._on_exit = on_exit
             try:
-                loop._fd_attach(w)
-                loop._fd_set_mask(w, EPOLLIN)
+                loop._fdtable.attach(w)
+                loop._fdtable.set_mask(w, EPOLLIN)
             except Exception:
                 # The child runs already: it must be watched somehow, or it
                 # becomes a zombie. A thread does not need the poller.
-                loop._fd_detach(w)
+                loop._fdtable.detach(w)
                 w.fd = -1
                 _os.close(pidfd)
             else:

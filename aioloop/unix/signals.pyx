@@ -105,11 +105,11 @@ cdef class SignalHandlers(FdWatcher):
             rsock.setblocking(False)
             wsock.setblocking(False)
             self.fd = rsock.fileno()
-            self._loop._fd_attach(self)
-            self._loop._fd_set_mask(self, EPOLLIN)
+            self._loop._fdtable.attach(self)
+            self._loop._fdtable.set_mask(self, EPOLLIN)
         except BaseException:
             if self.fd >= 0:
-                self._loop._fd_detach(self)
+                self._loop._fdtable.detach(self)
             self.fd = -1
             rsock.close()
             wsock.close()
@@ -185,7 +185,7 @@ cdef class SignalHandlers(FdWatcher):
         if self._rsock is None:
             return 0
         if not self._loop._closed:
-            self._loop._fd_detach(self)
+            self._loop._fdtable.detach(self)
         self.fd = -1
         self._rsock.close()
         self._wsock.close()
