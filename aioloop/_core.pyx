@@ -15,6 +15,7 @@
 
 cimport cython
 
+include "includes/stdlib.pxi"
 include "kernel/poller.pyx"
 include "loop/handles.pyx"
 include "loop/ready.pyx"

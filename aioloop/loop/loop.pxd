@@ -63,7 +63,6 @@ cdef class EventLoopCore:
     cdef inline LoopRemote remote(self):
         return self._remote
     cdef int _check_fork(self) except -1
-    cdef double _now(self) noexcept
     cdef Handle _make_handle(self, Handle h, object callback, tuple args, object context, str method, bint scheduling=*)
     cdef int _run_handle(self, Handle h) except -1
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1

@@ -12,20 +12,7 @@
 #   3. exactly the callbacks present at that point run; whatever they schedule
 #      waits for the next pass.
 
-import os as _os
-import sys as _sys
-import math as _math
-import weakref as _weakref
 from cpython.weakref cimport PyWeakref_NewRef
-import warnings as _warnings
-import threading as _threading
-import asyncio as _asyncio
-import asyncio.base_events as _base_events
-import asyncio.events as _events
-import asyncio.format_helpers as _format_helpers
-import asyncio.sslproto as _sslproto
-from asyncio.log import logger as _logger
-
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.object cimport PyCallable_Check
 from libc.math cimport ceil, isnan
@@ -37,13 +24,12 @@ from aioloop.includes.python cimport _PyContext_Enter_ptr, _PyContext_Exit_ptr
 cdef object _Future = _asyncio.Future
 cdef object _Task = _asyncio.Task
 cdef object _set_running_loop = _events._set_running_loop
-cdef object _get_running_loop = _events._get_running_loop
 cdef object _extract_stack = _format_helpers.extract_stack
 cdef object _format_callback_source = _format_helpers._format_callback_source
 # Python 3.13 shows a failing callback's arguments only in debug mode (they may
 # hold secrets) and takes a `debug` flag for it; earlier versions always show them.
 cdef bint _format_callback_takes_debug = (
-    'debug' in __import__('inspect').signature(_format_callback_source).parameters)
+    'debug' in _inspect.signature(_format_callback_source).parameters)
 cdef object _format_handle = _base_events._format_handle
 cdef object _is_debug_mode = _asyncio.coroutines._is_debug_mode
 cdef object _check_callback = _base_events.BaseEventLoop._check_callback
@@ -205,9 +191,6 @@ cdef class EventLoopCore:
         """The loop's clock: CLOCK_MONOTONIC seconds, the clock of
         time.monotonic(). Read live, as asyncio does (a cached per-cycle time
         would make loop.time() lie inside long callbacks)."""
-        return _monotonic()
-
-    cdef double _now(self) noexcept:
         return _monotonic()
 
     def stats(self):
@@ -655,23 +638,5 @@ cdef class EventLoopCore:
                                           args, None, method, False)
         return self._fdtable.add_callback(fd, fileobj, reading, h)
 
-    def add_reader(self, fd, callback, *args):
-        """Call callback(*args) whenever fd is readable (level-triggered).
-        Replaces an earlier reader of the same fd. Loop thread only."""
-        self._add_fd_callback(fd, True, callback, args)
-
-    def add_writer(self, fd, callback, *args):
-        """Call callback(*args) whenever fd is writable (level-triggered)."""
-        self._add_fd_callback(fd, False, callback, args)
-
-    def remove_reader(self, fd):
-        """Stop watching fd for reading. True if a reader was removed."""
-        if self._closed:
-            return False
-        return self._fdtable.remove_callback(self._fdtable.registered_fd(fd), True)
-
-    def remove_writer(self, fd):
-        """Stop watching fd for writing. True if a writer was removed."""
-        if self._closed:
-            return False
-        return self._fdtable.remove_callback(self._fdtable.registered_fd(fd), False)
+    # add_reader() & co. are NetLoop's (net/netloop.pyx): they also refuse an
+    # fd that a transport owns, which needs the transport classes.

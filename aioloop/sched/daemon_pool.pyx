@@ -30,23 +30,17 @@
 # exit every pool still open is shut down and joined, before threading joins
 # its non-daemon threads (as concurrent.futures does for its pools).
 
-import os as _os
-import time as _time
-import weakref as _weakref
-import concurrent.futures as _cf
-import concurrent.futures.thread as _cf_thread
-import asyncio.futures as _aio_futures
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdlib cimport malloc, realloc, free
 from aioloop.includes.pthread cimport *
 from aioloop.includes.atomics cimport *
 
-cdef object _wrap_future = _aio_futures.wrap_future
+cdef object _wrap_future = _futures.wrap_future
 # concurrent.futures' CancelledError/TimeoutError/InvalidStateError become
 # asyncio's, as wrap_future() does for any executor.
-cdef object _convert_future_exc = _aio_futures._convert_future_exc
-cdef object _BrokenThreadPool = _cf_thread.BrokenThreadPool
-cdef object _cf_logger = _cf._base.LOGGER
+cdef object _convert_future_exc = _futures._convert_future_exc
+cdef object _BrokenThreadPool = _concurrent_futures_thread.BrokenThreadPool
+cdef object _cf_logger = _concurrent_futures._base.LOGGER
 
 
 def _complete(fut, result, exc):
@@ -118,7 +112,7 @@ cdef class _DaemonQueue:
         cdef Py_ssize_t i
         if self.broken is not None:
             raise _BrokenThreadPool(self.broken)
-        if _cf_thread._shutdown:
+        if _concurrent_futures_thread._shutdown:
             raise RuntimeError('cannot schedule new futures after interpreter shutdown')
         Py_INCREF(job)
         pthread_mutex_lock(&self.lock)
@@ -377,7 +371,7 @@ _threading._register_atexit(_at_exit)
 _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class DaemonPool(_cf.ThreadPoolExecutor):
+class DaemonPool(_concurrent_futures.ThreadPoolExecutor):
     """A pool of threads for blocking calls; aioloop's default executor.
 
     ``run_in_executor(None, func, *args)`` on an aioloop Loop uses it without
@@ -412,7 +406,7 @@ class DaemonPool(_cf.ThreadPoolExecutor):
 
     def submit(self, fn, /, *args, **kwargs):
         cdef _Job job = _Job.__new__(_Job)
-        job.fut = _cf.Future()
+        job.fut = _concurrent_futures.Future()
         job.func = fn
         job.args = args
         job.kwargs = kwargs

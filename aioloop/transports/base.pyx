@@ -9,13 +9,9 @@
 # conflict), and wrapping ours in a Python class would add a Python call to
 # every write().
 
-import socket as _socket
-import asyncio.trsock as _trsock
-import asyncio.constants as _aio_constants
-import inspect as _inspect
 
 cdef object _TransportSocket = _trsock.TransportSocket
-cdef int _LOG_THRESHOLD_FOR_CONNLOST_WRITES = _aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
+cdef int _LOG_THRESHOLD_FOR_CONNLOST_WRITES = _constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
 # Server._attach()/_detach() take the transport from Python 3.13 on.
 cdef bint _server_tracks_transports = len(_inspect.signature(_base_events.Server._attach).parameters) == 2
 

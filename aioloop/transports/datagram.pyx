@@ -2,7 +2,6 @@
 # selector_events._SelectorDatagramTransport: OSErrors from sending or
 # receiving go to protocol.error_received() and the transport stays open.
 
-import collections as _collections
 
 cdef int _DGRAM_MAX = 256 * 1024
 

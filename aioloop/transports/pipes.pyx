@@ -29,8 +29,6 @@
 #   the open file description: a child sharing the same description (an
 #   inherited stdin, say) sees it too. asyncio does the same.
 
-import os as _os_pipes
-import stat as _stat
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
@@ -64,10 +62,10 @@ cdef class PipeTransport(FdTransport):
         self._protocol = protocol
         self.fd = self._fileno
         try:
-            mode = _os_pipes.fstat(self._fileno).st_mode
+            mode = _os.fstat(self._fileno).st_mode
             _check_pipe_mode(mode, for_write)
             self._watch_peer = _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode)
-            _os_pipes.set_blocking(self._fileno, False)
+            _os.set_blocking(self._fileno, False)
             loop._fdtable.attach(self)
         except BaseException:
             # The pipe stays the caller's: this transport must not close it.

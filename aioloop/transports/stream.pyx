@@ -13,7 +13,7 @@ from aioloop.includes.sockets cimport *
 
 cdef object _BufferedProtocol = _asyncio.BufferedProtocol
 cdef object _set_result_unless_cancelled = _asyncio.futures._set_result_unless_cancelled
-cdef object _SendfileMode = _aio_constants._SendfileMode
+cdef object _SendfileMode = _constants._SendfileMode
 
 # What isinstance() sees (transports/base.pyx): asyncio's socket transports
 # are transports._FlowControlMixin instances, and loop.sendfile()'s

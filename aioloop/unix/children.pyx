@@ -45,10 +45,6 @@
 # thread that polls it, reaps the child, records popen.returncode and closes
 # the pidfd. Fallback threads keep waiting and just skip the delivery.
 
-import errno as _errnos
-import select as _select
-import signal as _signal
-import threading as _threading_c
 
 cdef object _pidfd_works = None         # probed once: True or False
 cdef object _waitstatus_to_exitcode = _unix_events.waitstatus_to_exitcode
@@ -100,7 +96,7 @@ cdef object _reap_pidfd(int pidfd, int pid):
     try:
         res = _os.waitid(_os.P_PIDFD, pidfd, _os.WEXITED | _os.WNOHANG)
     except OSError as exc:
-        if exc.errno != _errnos.EINVAL:
+        if exc.errno != _errno.EINVAL:
             raise
         # Linux 5.3: pidfd_open but no waitid(P_PIDFD). Our unreaped child
         # still owns its pid, so waitpid(pid) is exact.
@@ -185,7 +181,7 @@ cdef class PidfdWatch(FdWatcher):
         self._popen = None
         self._on_exit = None
         try:
-            _threading_c.Thread(target=_reap_orphan, args=(fd, self.pid, popen),
+            _threading.Thread(target=_reap_orphan, args=(fd, self.pid, popen),
                                 name=f'aioloop-reap-{self.pid}', daemon=True).start()
         except RuntimeError:
             # Interpreter shutdown (a loop closed by its __del__): no new
@@ -272,6 +268,6 @@ cdef int _watch_child(UnixLoop loop, int pid, object popen, object on_exit) exce
             else:
                 loop._children[pid] = w
                 return 0
-    _threading_c.Thread(target=_wait_child_thread, args=(loop, pid, popen, on_exit),
+    _threading.Thread(target=_wait_child_thread, args=(loop, pid, popen, on_exit),
                         name=f'aioloop-waitpid-{pid}', daemon=True).start()
     return 0
