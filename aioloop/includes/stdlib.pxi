@@ -20,7 +20,6 @@ import socket as _socket
 import stat as _stat
 import sys as _sys
 import threading as _threading
-import time as _time
 import warnings as _warnings
 import weakref as _weakref
 

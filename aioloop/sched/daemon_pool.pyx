@@ -73,7 +73,7 @@ cdef class _DaemonQueue:
         self.name_prefix = name_prefix
         self.initializer = initializer
         self.initargs = initargs
-        self.threads_lock = _threading.Lock()
+        self.threads_cond = _threading.Condition(_threading.Lock())
         self.threads = []
 
     def __dealloc__(self):
@@ -101,7 +101,7 @@ cdef class _DaemonQueue:
         self.idle = 0
         self.nthreads = 0
         self.starting = 0
-        self.threads_lock = _threading.Lock()
+        self.threads_cond = _threading.Condition(_threading.Lock())
         self.threads = []
 
     # --- submitting (any thread, GIL held) ------------------------------------
@@ -152,8 +152,9 @@ cdef class _DaemonQueue:
     cdef _start_thread(self):
         # `starting` covers the gap between put() counting the thread and
         # `threads` listing it: close() waits for it to close, or
-        # shutdown(wait=True) could miss a thread about to run a job.
-        with self.threads_lock:
+        # shutdown(wait=True) could miss a thread about to run a job. Each
+        # way out wakes close(), which may be waiting for `starting` to drop.
+        with self.threads_cond:
             try:
                 t = _threading.Thread(target=self.work,
                                       name=f'{self.name_prefix}_{len(self.threads)}')
@@ -163,11 +164,13 @@ cdef class _DaemonQueue:
                 self.nthreads -= 1
                 self.starting -= 1
                 pthread_mutex_unlock(&self.lock)
+                self.threads_cond.notify_all()
                 raise
             self.threads.append(t)
             pthread_mutex_lock(&self.lock)
             self.starting -= 1
             pthread_mutex_unlock(&self.lock)
+            self.threads_cond.notify_all()
 
     # --- the worker -------------------------------------------------------------
 
@@ -304,16 +307,17 @@ cdef class _DaemonQueue:
             for job in self.drain():
                 _fail(job, None)
         pthread_cond_broadcast(&self.cond)
-        while True:
-            with self.threads_lock:
+        with self.threads_cond:
+            while True:
                 pthread_mutex_lock(&self.lock)
                 starting = self.starting
                 pthread_mutex_unlock(&self.lock)
                 if starting == 0:
                     return list(self.threads)
-            # A put() that got in before `shutdown` is starting a thread
-            # (it needs threads_lock, released above): let it finish.
-            _time.sleep(0.0001)
+                # A put() that got in before `shutdown` is starting a thread.
+                # It needs threads_cond's lock, which wait() releases, and
+                # notifies once the thread is listed (or failed to start).
+                self.threads_cond.wait()
 
 
 cdef enum:

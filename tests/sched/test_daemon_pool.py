@@ -85,6 +85,32 @@ def test_shutdown_runs_queued_jobs_then_refuses_new_ones(executor_class):
         pool.submit(int)
 
 
+def test_shutdown_joins_threads_that_submissions_are_still_starting(executor_class):
+    # A submit() that got in before shutdown() may still be starting the
+    # thread for its job: shutdown(wait=True) must wait for that thread too,
+    # so every job it accepted has run when it returns.
+    for _ in range(30):
+        pool = executor_class(max_workers=8)
+        go = threading.Barrier(9)
+        accepted = []
+
+        def submit():
+            go.wait()
+            try:
+                accepted.append(pool.submit(int, 1))
+            except RuntimeError:
+                pass        # refused: shutdown() came first
+
+        submitters = [threading.Thread(target=submit) for _ in range(8)]
+        for t in submitters:
+            t.start()
+        go.wait()
+        pool.shutdown(wait=True)
+        for t in submitters:
+            t.join()
+        assert all(f.done() and f.result() == 1 for f in accepted)
+
+
 def test_shutdown_cancel_futures_cancels_what_has_not_started(executor_class):
     gate = threading.Event()
     pool = executor_class(max_workers=1)
