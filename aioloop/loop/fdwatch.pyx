@@ -25,7 +25,7 @@ cdef class FdWatcher:
 
     cdef bint admits_readers(self):
         # May add_reader()/add_writer() share this watcher's fd? asyncio
-        # allows it on a closing socket transport's fd (transports/base.pyx).
+        # allows it on a closing socket transport's fd (transports/socket.pyx).
         return False
 
 

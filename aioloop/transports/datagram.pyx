@@ -5,7 +5,7 @@
 
 cdef int _DGRAM_MAX = 256 * 1024
 
-# What isinstance() sees (transports/base.pyx): asyncio's own datagram
+# What isinstance() sees (transports/socket.pyx): asyncio's own datagram
 # transport is both an asyncio.DatagramTransport and an asyncio.Transport.
 class _DatagramTransportClass(_asyncio.DatagramTransport, _asyncio.Transport):
     __slots__ = ()

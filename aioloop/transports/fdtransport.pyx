@@ -3,7 +3,7 @@
 # _UnixWritePipeTransport agree on it): extra info, the protocol, the closing
 # state, write flow control with its limits and messages, and what a fatal
 # error does. Closing and teardown differ per kind and live with each kind
-# (base.pyx for sockets, pipes.pyx for pipes).
+# (socket.pyx for sockets, pipes.pyx for pipes).
 
 from aioloop.includes.python cimport PyContext_CopyCurrent
 

@@ -15,7 +15,7 @@ cdef object _BufferedProtocol = _asyncio.BufferedProtocol
 cdef object _set_result_unless_cancelled = _asyncio.futures._set_result_unless_cancelled
 cdef object _SendfileMode = _constants._SendfileMode
 
-# What isinstance() sees (transports/base.pyx): asyncio's socket transports
+# What isinstance() sees (transports/socket.pyx): asyncio's socket transports
 # are transports._FlowControlMixin instances, and loop.sendfile()'s
 # read/write fallback (base_events._SendfileFallbackProtocol) refuses any
 # other transport.
