@@ -492,7 +492,7 @@ cdef class EventLoopCore:
         for i in range(n):
             fd = poller.events[i].data.fd
             w = fdtable.watcher(fd)
-            if w is None or w.mask == 0:
+            if w is None:
                 poller.discard(fd)      # the table and the poller disagree
                 continue
             self._n_io_events += 1
