@@ -265,10 +265,7 @@ cdef class WritePipeTransport(PipeTransport):
         """Write data now; queue what the pipe does not take. Never blocks.
         After close(), write_eof() or a failure, data is dropped (a warning
         is logged once writes keep coming), as asyncio does."""
-        cdef ssize_t n
         cdef Py_ssize_t total
-        cdef int err
-        cdef Py_buffer view
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f'data argument must be a bytes-like object, '
                             f'not {type(data).__name__!r}')
@@ -284,41 +281,18 @@ cdef class WritePipeTransport(PipeTransport):
                                 'os.write(pipe, data) raised exception.')
             self._conn_lost += 1
             return
-        if self._wq.size:
-            if type(data) is memoryview and not data.c_contiguous:
-                # A memoryview with gaps (view[::2]): asyncio's bytearray
-                # buffer refuses it.
-                raise TypeError("can't concat memoryview to bytearray")
-            self._wq.push(data, 0)
-            self._maybe_pause_protocol()
-            return
-        if PyBytes_CheckExact(data):
-            n = _c_write(self.fd, PyBytes_AS_STRING(data), total)
-            err = errno
-        else:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-            except BufferError as exc:
-                # A memoryview with gaps: asyncio's os.write() fails on it.
-                self._conn_lost += 1
-                self._fatal_error(exc, 'Fatal write error on pipe transport')
-                return
-            try:
-                n = _c_write(self.fd, view.buf, view.len)
-                err = errno
-            finally:
-                PyBuffer_Release(&view)
-        if n < 0:
-            if err != EAGAIN and err != EINTR:
-                self._conn_lost += 1
-                self._fatal_error(_make_oserror(err), 'Fatal write error on pipe transport')
-                return
-            n = 0
-        if n == total:
-            return
-        self._wq.push(data, n)
-        self._want_write(True)
-        self._maybe_pause_protocol()
+        self._write(data)      # FdTransport's fast path, with the hooks below
+
+    cdef ssize_t _write_syscall(self, const char *buf, Py_ssize_t size) noexcept:
+        return _c_write(self.fd, buf, size)
+
+    cdef int _write_error(self, object exc) except -1:
+        self._conn_lost += 1
+        return self._fatal_error(exc, 'Fatal write error on pipe transport')
+
+    cdef int _queue_gapped_view(self, object data) except -1:
+        # asyncio's bytearray buffer refuses a memoryview with gaps.
+        raise TypeError("can't concat memoryview to bytearray")
 
     def writelines(self, list_of_data):
         """Write an iterable of bytes-like objects (joined, as asyncio's
