@@ -34,9 +34,10 @@
 # - Regular files and directories cannot be polled: EPOLL_CTL_ADD gives EPERM,
 #   which reaches the caller as PermissionError, as with asyncio's selectors.
 # - An epoll set is shared with a fork()ed child. A child calling EPOLL_CTL_DEL
-#   would remove the parent's registrations, so a Poller refuses any
-#   epoll_ctl in a process other than the one that made it, and close() after
-#   fork only closes the child's descriptors and never touches the set.
+#   would remove the parent's registrations, so set_interest() and renew()
+#   refuse to run in a process other than the one that made the Poller (the
+#   loop refuses to poll there at all, so wait() never reaches the set), and
+#   close() after fork only closes the child's descriptors.
 # - epoll_wait takes milliseconds; the loop rounds timeouts *up* so it never
 #   wakes before its next timer and spins.
 
