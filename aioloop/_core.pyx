@@ -1,11 +1,13 @@
 # cython: language_level=3
 # The one extension module of aioloop, assembled from one file per concern.
 # Layers (DESIGN.md), from the kernel up:
-#   kernel/  the poller: epoll and the eventfd waker
+#   includes/stdlib.pxi  every Python module the extension imports, once
+#   kernel/  the poller: epoll registrations and waits, the eventfd waker
 #   loop/    one thread: handles, ready queue, timer heap, inbox, fd watchers,
-#            the run cycle, and the asyncio-facing Loop class
-#   transports/  stream, datagram and pipe transports over the poller, their
-#            shared base (FdTransport) and write queue
+#            the fd table, the run cycle, and the asyncio-facing Loop class
+#   transports/  stream, datagram and pipe transports over the fd table; their
+#            base FdTransport (with the one write() fast path), the socket
+#            transports' shared state (socket.pyx), the write queue
 #   net/     network methods: sock_*, DNS, connections, servers, TLS
 #   unix/    signal handlers, child-exit watching (pidfd), subprocesses
 #   sched/   the multi-core layer: the daemon pool (default executor), the
@@ -14,6 +16,7 @@
 
 cimport cython
 
+include "includes/stdlib.pxi"
 include "kernel/poller.pyx"
 include "loop/handles.pyx"
 include "loop/ready.pyx"
@@ -22,9 +25,10 @@ include "loop/inbox.pyx"
 include "loop/fdwatch.pyx"
 include "loop/remote.pyx"
 include "loop/loop.pyx"
+include "loop/fdtable.pyx"
 include "transports/writequeue.pyx"
 include "transports/fdtransport.pyx"
-include "transports/base.pyx"
+include "transports/socket.pyx"
 include "transports/stream.pyx"
 include "transports/datagram.pyx"
 include "transports/pipes.pyx"

@@ -5,6 +5,7 @@ import gc
 import os
 import subprocess
 import sys
+import time
 
 import aioloop
 
@@ -51,6 +52,29 @@ def run_until(loop, predicate, timeout=10.0):
         assert loop.time() < deadline, "timed out waiting for the loop"
         loop.call_later(0.001, loop.stop)
         loop.run_forever()
+
+
+# What /proc/.../wchan shows for a task asleep in epoll_wait (x86-64, generic).
+_EPOLL_WCHAN = ("do_epoll_wait", "ep_poll")
+
+
+def wait_until_asleep_in_poll(native_id, timeout=10.0):
+    """Return once the thread whose threading.get_native_id() is `native_id`
+    (a loop's thread, in this process) sleeps in epoll_wait: the state a
+    test of "wakes a sleeping loop" must start from. Fails after `timeout`
+    seconds. Both loops under test (asyncio's epoll selector and aioloop)
+    block there when they have nothing to do."""
+    task = f"/proc/self/task/{native_id}"
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(f"{task}/stat") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+        if state == "S":
+            with open(f"{task}/wchan") as f:
+                if f.read().strip() in _EPOLL_WCHAN:
+                    return
+        assert time.monotonic() < deadline, "the loop's thread never slept in epoll_wait"
+        time.sleep(0.001)
 
 
 def run_python(code, *, env=None, args=()):

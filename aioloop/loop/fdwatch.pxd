@@ -6,7 +6,7 @@ cdef class FdWatcher:
     # keeps one per watched fd in its fd table. Loop thread only.
     cdef:
         readonly int fd
-        uint32_t mask       # the epoll events registered with the kernel
+        uint32_t mask       # the epoll events it asks the poller for (fdtable.pyx)
         uint32_t revents    # events seen by the poller, not yet dispatched
         bint queued         # self is in the loop's ready queue
         # The contextvars.Context dispatch() runs in (a transport's: see
@@ -29,7 +29,7 @@ cdef class ReaderWriter(FdWatcher):
         # fileno() no longer works (a closed socket says -1).
         object fileobj
         object lazy_ref     # weakref to the file object of a lazy removal
-        # A closing transport whose fd this is (see EventLoopCore._add_fd_callback):
+        # A closing transport whose fd this is (see FdTable.add_callback):
         # its `mask` is what it still wants, included in ours; it gets those
-        # events from on_events(). Until its connection_lost() (_fd_detach).
+        # events from on_events(). Until its connection_lost() (FdTable.detach).
         FdWatcher transport

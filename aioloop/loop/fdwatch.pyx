@@ -25,7 +25,7 @@ cdef class FdWatcher:
 
     cdef bint admits_readers(self):
         # May add_reader()/add_writer() share this watcher's fd? asyncio
-        # allows it on a closing socket transport's fd (transports/base.pyx).
+        # allows it on a closing socket transport's fd (transports/socket.pyx).
         return False
 
 
@@ -42,19 +42,19 @@ cdef class ReaderWriter(FdWatcher):
             if reader is None:
                 idle |= EPOLLIN     # left registered by a lazy removal
             elif reader._cancelled:
-                loop._remove_fd_callback(self.fd, True)
+                loop._fdtable.remove_callback(self.fd, True)
             else:
                 loop._ready.push(reader)
         if events & ~EPOLLIN and self.mask & EPOLLOUT:
             if writer is None:
                 idle |= EPOLLOUT
             elif writer._cancelled:
-                loop._remove_fd_callback(self.fd, False)
+                loop._fdtable.remove_callback(self.fd, False)
             else:
                 loop._ready.push(writer)
         idle &= ~shared
         if idle:
-            loop._fd_drop_bits(self, idle)
+            loop._fdtable.drop_bits(self, idle)
         # The closing transport's own events go to it, after the callbacks
         # (asyncio has them in one selector key: reader, then writer).
         if (shared & EPOLLIN and events & ~EPOLLOUT or

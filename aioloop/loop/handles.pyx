@@ -62,13 +62,12 @@ cdef inline void _gc_release(PyObject *p) noexcept:
 # read-only, so asyncio's own helpers that format a handle or a context for the
 # exception handler work on ours unchanged.
 
-import asyncio.events as _aio_events
 from cpython.ref cimport Py_XDECREF
 from aioloop.includes.atomics cimport *
 
 # asyncio.Handle._repr_info reads only public-by-convention attributes that our
 # Handle exposes, and knows each Python version's formatting of a callback.
-_aio_handle_repr_info = _aio_events.Handle._repr_info
+_aio_handle_repr_info = _events.Handle._repr_info
 
 
 @cython.freelist(4096)

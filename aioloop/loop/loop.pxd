@@ -26,8 +26,7 @@ cdef class EventLoopCore:
         ReadyQueue _ready
         TimerHeap _timers
         Inbox _inbox
-        list _fds                     # fd -> FdWatcher or None
-        Py_ssize_t _n_watched         # fds registered with epoll (waker excluded)
+        FdTable _fdtable              # fd -> FdWatcher (loop/fdtable.pyx)
         public bint _debug
         public bint _closed
         public bint _stopping
@@ -64,23 +63,12 @@ cdef class EventLoopCore:
     cdef inline LoopRemote remote(self):
         return self._remote
     cdef int _check_fork(self) except -1
-    cdef double _now(self) noexcept
     cdef Handle _make_handle(self, Handle h, object callback, tuple args, object context, str method, bint scheduling=*)
     cdef int _run_handle(self, Handle h) except -1
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1
     cdef int _run_once(self) except -1
     cdef int _dispatch_io(self, FdWatcher w, uint32_t events) except -1
-    cdef int _fd_attach(self, FdWatcher w) except -1
-    cdef int _fd_detach(self, FdWatcher w) except -1
     cdef int _timer_cancelled(self, TimerHandle t) except -1
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context, str method)
     cdef Handle _post_threadsafe(self, object callback, tuple args, object context, bint defer_wake)
-    cdef FdWatcher _fd_watcher(self, int fd)
-    cdef int _fd_set_mask(self, FdWatcher w, unsigned int mask) except -1
-    cdef void _fd_forget(self, FdWatcher w, unsigned int mask) noexcept
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)
-    cdef object _remove_fd_callback(self, int fd, bint reading, bint lazy=*)
-    cdef int _fd_drop_bits(self, ReaderWriter rw, unsigned int bits) except -1
-    cdef int _fd_share_mask(self, ReaderWriter rw, unsigned int mask) except -1
-    cdef int _fd_unshare_if_idle(self, ReaderWriter rw) except -1
-    cdef int _registered_fd(self, object fileobj) except -2

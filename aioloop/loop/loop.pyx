@@ -1,4 +1,6 @@
-# The one-thread event loop: scheduling, the run cycle, readers/writers.
+# The one-thread event loop: scheduling and the run cycle. Which watcher
+# serves each fd is the fd table's business (fdtable.pyx); the kernel's, the
+# poller's (kernel/poller.pyx).
 #
 # The run cycle (_run_once) keeps asyncio's ordering rules exactly
 # (base_events.BaseEventLoop._run_once):
@@ -10,20 +12,7 @@
 #   3. exactly the callbacks present at that point run; whatever they schedule
 #      waits for the next pass.
 
-import os as _os
-import sys as _sys
-import math as _math
-import weakref as _weakref
 from cpython.weakref cimport PyWeakref_NewRef
-import warnings as _warnings
-import threading as _threading
-import asyncio as _asyncio
-import asyncio.base_events as _base_events
-import asyncio.events as _events
-import asyncio.format_helpers as _format_helpers
-import asyncio.sslproto as _sslproto
-from asyncio.log import logger as _logger
-
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.object cimport PyCallable_Check
 from libc.math cimport ceil, isnan
@@ -35,13 +24,12 @@ from aioloop.includes.python cimport _PyContext_Enter_ptr, _PyContext_Exit_ptr
 cdef object _Future = _asyncio.Future
 cdef object _Task = _asyncio.Task
 cdef object _set_running_loop = _events._set_running_loop
-cdef object _get_running_loop = _events._get_running_loop
 cdef object _extract_stack = _format_helpers.extract_stack
 cdef object _format_callback_source = _format_helpers._format_callback_source
 # Python 3.13 shows a failing callback's arguments only in debug mode (they may
 # hold secrets) and takes a `debug` flag for it; earlier versions always show them.
 cdef bint _format_callback_takes_debug = (
-    'debug' in __import__('inspect').signature(_format_callback_source).parameters)
+    'debug' in _inspect.signature(_format_callback_source).parameters)
 cdef object _format_handle = _base_events._format_handle
 cdef object _is_debug_mode = _asyncio.coroutines._is_debug_mode
 cdef object _check_callback = _base_events.BaseEventLoop._check_callback
@@ -124,7 +112,7 @@ cdef class EventLoopCore:
         self._ready = ReadyQueue()
         self._timers = TimerHeap()
         self._inbox = Inbox(self._poller)
-        self._fds = []
+        self._fdtable = FdTable(self._poller)
         self._closed = False
         self._stopping = False
         self._running = False
@@ -206,9 +194,6 @@ cdef class EventLoopCore:
         """The loop's clock: CLOCK_MONOTONIC seconds, the clock of
         time.monotonic(). Read live, as asyncio does (a cached per-cycle time
         would make loop.time() lie inside long callbacks)."""
-        return _monotonic()
-
-    cdef double _now(self) noexcept:
         return _monotonic()
 
     def stats(self):
@@ -453,6 +438,7 @@ cdef class EventLoopCore:
         cdef TimerHeap timers = self._timers
         cdef ReadyQueue ready = self._ready
         cdef Poller poller = self._poller
+        cdef FdTable fdtable = self._fdtable
 
         self._check_fork()
         timers.maybe_compact()
@@ -483,7 +469,7 @@ cdef class EventLoopCore:
             self._inbox.cancel_sleep()
             timeout_ms = 0
 
-        if timeout_ms == 0 and self._n_watched == 0:
+        if timeout_ms == 0 and poller.nregistered == 0:
             # Nothing but the waker is in the epoll set, and a zero-timeout
             # poll needs no waking: skip the syscall (callback-only work,
             # such as a chain of sleep(0)s, then makes none at all).
@@ -504,15 +490,13 @@ cdef class EventLoopCore:
             n = 0
             PyErr_CheckSignals()
 
+        # The poller has consumed the waker's events and dropped stale ones:
+        # each event left is for an fd the table holds a watcher for.
         for i in range(n):
             fd = poller.events[i].data.fd
-            if fd == poller.wakefd:
-                poller.drain_waker()
-                continue
-            w = self._fd_watcher(fd)
-            if w is None or w.mask == 0:
-                # A stale registration (fd closed and reused behind our back).
-                poller.ctl(EPOLL_CTL_DEL, fd, 0)
+            w = fdtable.watcher(fd)
+            if w is None:
+                poller.discard(fd)      # the table and the poller disagree
                 continue
             self._n_io_events += 1
             w.on_events(self, poller.events[i].events)
@@ -639,8 +623,7 @@ cdef class EventLoopCore:
         self._timers.clear()
         # Before the poller closes: no producer writes its eventfd after this.
         self._inbox.close()
-        self._fds = []
-        self._n_watched = 0
+        self._fdtable.clear()
         self._poller.close(self._fork_gen != _fork_generation)
         self._executor_shutdown_called = True
         executor = self._default_executor
@@ -648,173 +631,7 @@ cdef class EventLoopCore:
             self._default_executor = None
             executor.shutdown(wait=False)
 
-    # --- readers and writers -------------------------------------------------
-
-    cdef FdWatcher _fd_watcher(self, int fd):
-        if fd < len(self._fds):
-            return <FdWatcher>self._fds[fd]
-        return None
-
-    cdef int _fd_set_mask(self, FdWatcher w, unsigned int mask) except -1:
-        """Bring the kernel's registration for w.fd to `mask`. On failure
-        (EPERM for a regular file, EBADF for a closed fd) nothing changes."""
-        if mask == w.mask:
-            return 0
-        cdef FdWatcher slot = self._fd_watcher(w.fd)
-        if slot is not w and isinstance(slot, ReaderWriter) and (<ReaderWriter>slot).transport is w:
-            return self._fd_share_mask(<ReaderWriter>slot, mask)
-        self._check_fork()
-        if mask == 0:
-            self._poller.ctl(EPOLL_CTL_DEL, w.fd, 0)
-        elif w.mask == 0:
-            self._poller.ctl(EPOLL_CTL_ADD, w.fd, mask)
-        else:
-            self._poller.ctl(EPOLL_CTL_MOD, w.fd, mask)
-        self._fd_forget(w, mask)
-        return 0
-
-    cdef void _fd_forget(self, FdWatcher w, unsigned int mask) noexcept:
-        """Record w's kernel registration as `mask` (also when the kernel
-        already dropped a closed fd), keeping the count of watched fds."""
-        if w.mask == 0 and mask != 0:
-            self._n_watched += 1
-        elif w.mask != 0 and mask == 0:
-            self._n_watched -= 1
-        w.mask = mask
-
-    cdef int _fd_attach(self, FdWatcher w) except -1:
-        """Give w.fd's slot in the fd table to w (a transport). The kernel
-        registration follows w.mask, set through _fd_set_mask()."""
-        existing = self._fd_watcher(w.fd)
-        if existing is not None and existing is not w:
-            if isinstance(existing, ReaderWriter) and (
-                    (<ReaderWriter>existing).reader is not None or
-                    (<ReaderWriter>existing).writer is not None):
-                raise RuntimeError(
-                    f'File descriptor {w.fd} is used by a reader or writer; '
-                    f'remove it first')
-            self._fd_set_mask(<FdWatcher>existing, 0)
-        if w.fd >= len(self._fds):
-            self._fds.extend([None] * (w.fd + 1 - len(self._fds)))
-        self._fds[w.fd] = w
-        return 0
-
-    cdef int _fd_detach(self, FdWatcher w) except -1:
-        """Unregister w (before its fd is closed) and free its slot."""
-        cdef ReaderWriter rw
-        slot = self._fd_watcher(w.fd)
-        if slot is not w and isinstance(slot, ReaderWriter) and (<ReaderWriter>slot).transport is w:
-            # Readers and writers added while w was closing go with its
-            # socket: the kernel drops a closed fd from the epoll set, and a
-            # registration left behind would refuse (or never serve) the next
-            # socket that gets this fd number. (asyncio's selector keeps such
-            # a stale key until remove_reader().) Their handles are not
-            # cancelled: one already queued for this pass still runs, as on
-            # asyncio.
-            rw = <ReaderWriter>slot
-            rw.transport = None
-            w.mask = 0
-            rw.reader = None
-            rw.writer = None
-            rw.fileobj = None
-            rw.lazy_ref = None
-            try:
-                self._fd_set_mask(rw, 0)
-            except OSError:
-                self._fd_forget(rw, 0)
-            self._fds[w.fd] = None
-            return 0
-        try:
-            self._fd_set_mask(w, 0)
-        except OSError:
-            self._fd_forget(w, 0)   # already closed: the kernel forgot it
-        if self._fd_watcher(w.fd) is w:
-            self._fds[w.fd] = None
-        return 0
-
-    cdef object _remove_fd_callback(self, int fd, bint reading, bint lazy=False):
-        """Remove fd's reader (or writer); True if there was one. `lazy`
-        leaves the kernel registration in place (the sock_* coroutines wait
-        on the same fd again and again): it is dropped only if an event
-        arrives with no callback to take it (ReaderWriter.on_events), so a
-        recv/send loop makes no epoll_ctl per message."""
-        cdef ReaderWriter rw
-        w = self._fd_watcher(fd)
-        if w is None or not isinstance(w, ReaderWriter):
-            return False
-        rw = <ReaderWriter>w
-        cdef Handle old = rw.reader if reading else rw.writer
-        if reading:
-            rw.reader = None
-        else:
-            rw.writer = None
-        if not lazy:
-            self._fd_drop_bits(rw, EPOLLIN if reading else EPOLLOUT)
-        elif rw.reader is None and rw.writer is None and rw.fileobj is not None:
-            # Idle but still in the epoll set. Hold the file object weakly:
-            # a socket its user drops must still be closed by the collector,
-            # and a re-add can then tell whether it is the same socket.
-            try:
-                rw.lazy_ref = PyWeakref_NewRef(rw.fileobj, None)
-            except TypeError:
-                rw.lazy_ref = None
-            rw.fileobj = None
-        if old is not None:
-            old.cancel()
-            return True
-        return False
-
-    cdef int _fd_drop_bits(self, ReaderWriter rw, unsigned int bits) except -1:
-        cdef unsigned int mask = rw.mask & ~bits
-        if rw.transport is not None:
-            mask |= rw.transport.mask     # still wanted by the closing transport
-        try:
-            self._fd_set_mask(rw, mask)
-        except OSError:
-            # The fd was closed before being removed: the kernel has already
-            # forgotten it. Forget it here too.
-            self._fd_forget(rw, mask)
-        if rw.transport is not None:
-            self._fd_unshare_if_idle(rw)
-        elif rw.mask == 0 and rw.reader is None and rw.writer is None:
-            if self._fd_watcher(rw.fd) is rw:
-                self._fds[rw.fd] = None
-        return 0
-
-    # A closing socket transport's fd may get readers and writers (asyncio
-    # refuses them only while the transport is open). The fd table has one
-    # watcher per fd, so a ReaderWriter takes the slot and the kernel
-    # registration, and serves the transport as `rw.transport`: rw.mask (the
-    # registration) = its callbacks' events | transport.mask (what the
-    # transport still wants: EPOLLOUT while its write queue drains). The
-    # slot goes back to the transport once the callbacks are gone, or is
-    # freed with them at the transport's connection_lost() (_fd_detach).
-
-    cdef int _fd_share_mask(self, ReaderWriter rw, unsigned int mask) except -1:
-        """rw.transport now wants `mask` (_fd_set_mask() on it lands here)."""
-        cdef FdWatcher t = rw.transport
-        # rw's own events: its callbacks', and what a lazy removal left.
-        cdef unsigned int own = rw.mask & ~t.mask
-        if rw.reader is not None:
-            own |= EPOLLIN
-        if rw.writer is not None:
-            own |= EPOLLOUT
-        self._fd_set_mask(rw, own | mask)
-        t.mask = mask       # not counted in _n_watched: rw is, for both
-        return self._fd_unshare_if_idle(rw)
-
-    cdef int _fd_unshare_if_idle(self, ReaderWriter rw) except -1:
-        """Give the slot back to rw.transport once rw registers nothing of its own."""
-        cdef FdWatcher t = rw.transport
-        if rw.reader is not None or rw.writer is not None or rw.mask & ~t.mask:
-            return 0
-        # rw.mask == t.mask: the kernel registration and its place in
-        # _n_watched pass to t unchanged.
-        rw.transport = None
-        rw.mask = 0
-        if self._fd_watcher(rw.fd) is rw:
-            self._fds[rw.fd] = t
-        return 0
+    # --- readers and writers (the fd table: loop/fdtable.pyx) ---------------
 
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args):
         self._check_closed_c()
@@ -822,82 +639,7 @@ cdef class EventLoopCore:
         cdef str method = 'add_reader' if reading else 'add_writer'
         cdef Handle h = self._make_handle(Handle.__new__(Handle), callback,
                                           args, None, method, False)
-        cdef ReaderWriter rw
-        w = self._fd_watcher(fd)
-        if w is None:
-            rw = ReaderWriter.__new__(ReaderWriter)
-            rw.fd = fd
-            rw.mask = 0
-            rw.fileobj = fileobj
-        elif isinstance(w, ReaderWriter):
-            rw = <ReaderWriter>w
-        elif w.admits_readers():
-            # A closing transport's fd: share it (see _fd_share_mask). rw
-            # takes over the transport's registration; the slot is rw's below.
-            rw = ReaderWriter.__new__(ReaderWriter)
-            rw.fd = fd
-            rw.mask = w.mask
-            rw.fileobj = fileobj
-            rw.transport = w
-        else:
-            raise RuntimeError(f'File descriptor {fileobj!r} is used by transport {w!r}')
-        cdef unsigned int bit = EPOLLIN if reading else EPOLLOUT
-        if rw.mask & bit and (rw.reader if reading else rw.writer) is None:
-            # Left registered by a lazy removal. Trust that registration only
-            # for the very same (non-int) file object: the fd number may have
-            # been closed and reused since, and the kernel then dropped it.
-            if isinstance(fileobj, int) or not (
-                    fileobj is rw.fileobj or
-                    (rw.lazy_ref is not None and rw.lazy_ref() is fileobj)):
-                self._check_fork()
-                self._poller.ctl(EPOLL_CTL_MOD, fd, rw.mask)
-                rw.fileobj = fileobj
-        else:
-            self._fd_set_mask(rw, rw.mask | bit)
-        rw.lazy_ref = None
-        if rw.fileobj is None:
-            rw.fileobj = fileobj
-        if fd >= len(self._fds):
-            self._fds.extend([None] * (fd + 1 - len(self._fds)))
-        self._fds[fd] = rw
-        cdef Handle old
-        if reading:
-            old, rw.reader = rw.reader, h
-        else:
-            old, rw.writer = rw.writer, h
-        if old is not None:
-            old.cancel()
-        return h
+        return self._fdtable.add_callback(fd, fileobj, reading, h)
 
-    def add_reader(self, fd, callback, *args):
-        """Call callback(*args) whenever fd is readable (level-triggered).
-        Replaces an earlier reader of the same fd. Loop thread only."""
-        self._add_fd_callback(fd, True, callback, args)
-
-    def add_writer(self, fd, callback, *args):
-        """Call callback(*args) whenever fd is writable (level-triggered)."""
-        self._add_fd_callback(fd, False, callback, args)
-
-    cdef int _registered_fd(self, object fileobj) except -2:
-        # As asyncio's selector (_fileobj_lookup): when fileobj has no valid
-        # fd any more (a socket closed before its reader was removed gives
-        # -1), look for the watcher registered with that very object.
-        try:
-            return _fileobj_to_fd(fileobj)
-        except ValueError:
-            for w in self._fds:
-                if isinstance(w, ReaderWriter) and (<ReaderWriter>w).fileobj is fileobj:
-                    return (<ReaderWriter>w).fd
-            raise
-
-    def remove_reader(self, fd):
-        """Stop watching fd for reading. True if a reader was removed."""
-        if self._closed:
-            return False
-        return self._remove_fd_callback(self._registered_fd(fd), True)
-
-    def remove_writer(self, fd):
-        """Stop watching fd for writing. True if a writer was removed."""
-        if self._closed:
-            return False
-        return self._remove_fd_callback(self._registered_fd(fd), False)
+    # add_reader() & co. are NetLoop's (net/netloop.pyx): they also refuse an
+    # fd that a transport owns, which needs the transport classes.

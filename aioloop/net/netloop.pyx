@@ -83,11 +83,11 @@ cdef class SockWait:
         self.handle = None
         if handle is None or self.loop._closed or handle._cancelled:
             return 0
-        w = self.loop._fd_watcher(self.fd) if self.fd >= 0 else None
+        w = self.loop._fdtable.watcher(self.fd) if self.fd >= 0 else None
         if isinstance(w, ReaderWriter) and (
                 (<ReaderWriter>w).reader is handle if reading
                 else (<ReaderWriter>w).writer is handle):
-            self.loop._remove_fd_callback(self.fd, reading, True)
+            self.loop._fdtable.remove_callback(self.fd, reading, True)
         return 0
 
     def __repr__(self):
@@ -128,12 +128,12 @@ cdef class NetLoop(EventLoopCore):
     def _remove_reader(self, fd):
         if self._closed:
             return False
-        return self._remove_fd_callback(self._registered_fd(fd), True)
+        return self._fdtable.remove_callback(self._fdtable.registered_fd(fd), True)
 
     def _remove_writer(self, fd):
         if self._closed:
             return False
-        return self._remove_fd_callback(self._registered_fd(fd), False)
+        return self._fdtable.remove_callback(self._fdtable.registered_fd(fd), False)
 
     def _ensure_fd_no_transport(self, fd):
         cdef int fileno
@@ -144,7 +144,7 @@ cdef class NetLoop(EventLoopCore):
             # the reader/writer method then raises or, for removal, finds a
             # closed object by identity (as asyncio's selector).
             return
-        w = self._fd_watcher(fileno)
+        w = self._fdtable.watcher(fileno)
         if isinstance(w, SocketTransport) and not (<SocketTransport>w)._closing:
             raise RuntimeError(f'File descriptor {fd!r} is used by transport {w!r}')
 
@@ -310,13 +310,13 @@ cdef class NetLoop(EventLoopCore):
         resume_reading = t.is_reading()
         t.pause_reading()
         await t._make_empty_waiter()
-        self._fd_detach(t)
+        self._fdtable.detach(t)
         try:
             return await self.sock_sendfile(t._sock, file, offset, count, fallback=False)
         finally:
             t._reset_empty_waiter()
             if t._loop is not None and t._sock is not None:
-                self._fd_attach(t)
+                self._fdtable.attach(t)
                 if t._wq.size:
                     t._want_write(True)
             if resume_reading:

@@ -31,8 +31,10 @@ cdef class _DaemonQueue:
         int starting                # of those, counted by put() but not yet in `threads`
         int max_workers             # immutable after init
         bint shutdown
-        object threads_lock         # threading.Lock: `threads` and starting them
-        list threads                # threading.Thread objects (under threads_lock)
+        # threading.Condition over a Lock: guards `threads` and starting
+        # them; notified whenever `starting` drops (close() waits for 0).
+        object threads_cond
+        list threads                # threading.Thread objects (under threads_cond)
         str name_prefix             # immutable after init
         object initializer          # immutable after init
         tuple initargs              # immutable after init

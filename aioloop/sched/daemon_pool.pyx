@@ -30,23 +30,17 @@
 # exit every pool still open is shut down and joined, before threading joins
 # its non-daemon threads (as concurrent.futures does for its pools).
 
-import os as _os
-import time as _time
-import weakref as _weakref
-import concurrent.futures as _cf
-import concurrent.futures.thread as _cf_thread
-import asyncio.futures as _aio_futures
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdlib cimport malloc, realloc, free
 from aioloop.includes.pthread cimport *
 from aioloop.includes.atomics cimport *
 
-cdef object _wrap_future = _aio_futures.wrap_future
+cdef object _wrap_future = _futures.wrap_future
 # concurrent.futures' CancelledError/TimeoutError/InvalidStateError become
 # asyncio's, as wrap_future() does for any executor.
-cdef object _convert_future_exc = _aio_futures._convert_future_exc
-cdef object _BrokenThreadPool = _cf_thread.BrokenThreadPool
-cdef object _cf_logger = _cf._base.LOGGER
+cdef object _convert_future_exc = _futures._convert_future_exc
+cdef object _BrokenThreadPool = _concurrent_futures_thread.BrokenThreadPool
+cdef object _cf_logger = _concurrent_futures._base.LOGGER
 
 
 def _complete(fut, result, exc):
@@ -79,7 +73,7 @@ cdef class _DaemonQueue:
         self.name_prefix = name_prefix
         self.initializer = initializer
         self.initargs = initargs
-        self.threads_lock = _threading.Lock()
+        self.threads_cond = _threading.Condition(_threading.Lock())
         self.threads = []
 
     def __dealloc__(self):
@@ -107,7 +101,7 @@ cdef class _DaemonQueue:
         self.idle = 0
         self.nthreads = 0
         self.starting = 0
-        self.threads_lock = _threading.Lock()
+        self.threads_cond = _threading.Condition(_threading.Lock())
         self.threads = []
 
     # --- submitting (any thread, GIL held) ------------------------------------
@@ -118,7 +112,7 @@ cdef class _DaemonQueue:
         cdef Py_ssize_t i
         if self.broken is not None:
             raise _BrokenThreadPool(self.broken)
-        if _cf_thread._shutdown:
+        if _concurrent_futures_thread._shutdown:
             raise RuntimeError('cannot schedule new futures after interpreter shutdown')
         Py_INCREF(job)
         pthread_mutex_lock(&self.lock)
@@ -158,8 +152,9 @@ cdef class _DaemonQueue:
     cdef _start_thread(self):
         # `starting` covers the gap between put() counting the thread and
         # `threads` listing it: close() waits for it to close, or
-        # shutdown(wait=True) could miss a thread about to run a job.
-        with self.threads_lock:
+        # shutdown(wait=True) could miss a thread about to run a job. Each
+        # way out wakes close(), which may be waiting for `starting` to drop.
+        with self.threads_cond:
             try:
                 t = _threading.Thread(target=self.work,
                                       name=f'{self.name_prefix}_{len(self.threads)}')
@@ -169,11 +164,13 @@ cdef class _DaemonQueue:
                 self.nthreads -= 1
                 self.starting -= 1
                 pthread_mutex_unlock(&self.lock)
+                self.threads_cond.notify_all()
                 raise
             self.threads.append(t)
             pthread_mutex_lock(&self.lock)
             self.starting -= 1
             pthread_mutex_unlock(&self.lock)
+            self.threads_cond.notify_all()
 
     # --- the worker -------------------------------------------------------------
 
@@ -310,16 +307,17 @@ cdef class _DaemonQueue:
             for job in self.drain():
                 _fail(job, None)
         pthread_cond_broadcast(&self.cond)
-        while True:
-            with self.threads_lock:
+        with self.threads_cond:
+            while True:
                 pthread_mutex_lock(&self.lock)
                 starting = self.starting
                 pthread_mutex_unlock(&self.lock)
                 if starting == 0:
                     return list(self.threads)
-            # A put() that got in before `shutdown` is starting a thread
-            # (it needs threads_lock, released above): let it finish.
-            _time.sleep(0.0001)
+                # A put() that got in before `shutdown` is starting a thread.
+                # It needs threads_cond's lock, which wait() releases, and
+                # notifies once the thread is listed (or failed to start).
+                self.threads_cond.wait()
 
 
 cdef enum:
@@ -377,7 +375,7 @@ _threading._register_atexit(_at_exit)
 _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class DaemonPool(_cf.ThreadPoolExecutor):
+class DaemonPool(_concurrent_futures.ThreadPoolExecutor):
     """A pool of threads for blocking calls; aioloop's default executor.
 
     ``run_in_executor(None, func, *args)`` on an aioloop Loop uses it without
@@ -412,7 +410,7 @@ class DaemonPool(_cf.ThreadPoolExecutor):
 
     def submit(self, fn, /, *args, **kwargs):
         cdef _Job job = _Job.__new__(_Job)
-        job.fut = _cf.Future()
+        job.fut = _concurrent_futures.Future()
         job.func = fn
         job.args = args
         job.kwargs = kwargs

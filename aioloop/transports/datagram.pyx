@@ -2,11 +2,10 @@
 # selector_events._SelectorDatagramTransport: OSErrors from sending or
 # receiving go to protocol.error_received() and the transport stays open.
 
-import collections as _collections
 
 cdef int _DGRAM_MAX = 256 * 1024
 
-# What isinstance() sees (transports/base.pyx): asyncio's own datagram
+# What isinstance() sees (transports/socket.pyx): asyncio's own datagram
 # transport is both an asyncio.DatagramTransport and an asyncio.Transport.
 class _DatagramTransportClass(_asyncio.DatagramTransport, _asyncio.Transport):
     __slots__ = ()

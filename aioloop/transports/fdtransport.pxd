@@ -17,6 +17,9 @@ cdef class FdTransport(FdWatcher):
         # Read by asyncio's loop.sendfile() fallback
         # (base_events._SendfileFallbackProtocol).
         readonly bint _protocol_paused
+        # What the kernel did not take yet (transports that write: never
+        # None there; None in those that only read or have their own queue).
+        WriteQueue _wq
         # Instance attributes shadow methods, as on asyncio's Python
         # transports: tests mock write(), pause_reading() & co. with
         # `transport.write = mock` or mock.patch.object(). The loop's C paths
@@ -31,6 +34,11 @@ cdef class FdTransport(FdWatcher):
     cdef int _set_protocol(self, object protocol) except -1
     cdef int _want_read(self, bint on) except -1
     cdef int _want_write(self, bint on) except -1
+    @cython.final
+    cdef inline int _write(self, object data) except -1
+    cdef ssize_t _write_syscall(self, const char *buf, Py_ssize_t size) noexcept
+    cdef int _write_error(self, object exc) except -1
+    cdef int _queue_gapped_view(self, object data) except -1
     cdef Py_ssize_t _write_buffer_size(self)
     cdef int _clear_write_buffer(self) except -1
     cdef int _maybe_pause_protocol(self) except -1

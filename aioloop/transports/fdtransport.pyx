@@ -3,8 +3,10 @@
 # _UnixWritePipeTransport agree on it): extra info, the protocol, the closing
 # state, write flow control with its limits and messages, and what a fatal
 # error does. Closing and teardown differ per kind and live with each kind
-# (base.pyx for sockets, pipes.pyx for pipes).
+# (socket.pyx for sockets, pipes.pyx for pipes).
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from aioloop.includes.python cimport PyContext_CopyCurrent
 
 
@@ -43,13 +45,13 @@ cdef class FdTransport(FdWatcher):
     cdef int _want_read(self, bint on) except -1:
         if self._loop is None or self._loop._closed:
             return 0
-        self._loop._fd_set_mask(self, (self.mask | EPOLLIN) if on else (self.mask & ~EPOLLIN))
+        self._loop._fdtable.set_mask(self, (self.mask | EPOLLIN) if on else (self.mask & ~EPOLLIN))
         return 0
 
     cdef int _want_write(self, bint on) except -1:
         if self._loop is None or self._loop._closed:
             return 0
-        self._loop._fd_set_mask(self, (self.mask | EPOLLOUT) if on else (self.mask & ~EPOLLOUT))
+        self._loop._fdtable.set_mask(self, (self.mask | EPOLLOUT) if on else (self.mask & ~EPOLLOUT))
         return 0
 
     # --- asyncio.ReadTransport and asyncio.WriteTransport --------------------
@@ -100,6 +102,73 @@ cdef class FdTransport(FdWatcher):
         self._high_water = high
         self._low_water = low
         self._maybe_pause_protocol()
+
+    # --- the write path ------------------------------------------------------
+    # write() of a socket and of a pipe differ in what they refuse first
+    # (write_eof(), sendfile, a lost connection), in the system call and in
+    # their error messages; the rest is this one fast path. A transport that
+    # writes has a WriteQueue in `_wq` and defines the three hooks below.
+
+    @cython.final
+    cdef inline int _write(self, object data) except -1:
+        """Send data now; queue what the kernel did not take (EPOLLOUT is
+        then registered until the queue drains). Behind queued data nothing
+        is sent: order is kept. The caller has checked that data is
+        bytes-like and that the transport may still write."""
+        cdef ssize_t n
+        cdef Py_ssize_t total
+        cdef int err
+        cdef Py_buffer view
+        if self._wq.size:
+            if len(data):
+                if type(data) is memoryview and not data.c_contiguous:
+                    return self._queue_gapped_view(data)
+                self._wq.push(data, 0)
+                self._maybe_pause_protocol()
+            return 0
+        if PyBytes_CheckExact(data):
+            total = PyBytes_GET_SIZE(data)
+            if total == 0:
+                return 0
+            n = self._write_syscall(PyBytes_AS_STRING(data), total)
+            err = errno
+        else:
+            try:
+                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            except BufferError as exc:
+                # A memoryview with gaps (view[::2]): asyncio's sock.send()
+                # and os.write() fail on it, and that is a fatal write error.
+                return self._write_error(exc)
+            try:
+                if view.len == 0:
+                    return 0
+                total = view.len
+                n = self._write_syscall(<const char *>view.buf, view.len)
+                err = errno
+            finally:
+                PyBuffer_Release(&view)
+        if n < 0:
+            if err != EAGAIN and err != EINTR:
+                return self._write_error(_make_oserror(err))
+            n = 0
+        if n == total:
+            return 0
+        self._wq.push(data, n)
+        self._want_write(True)
+        self._maybe_pause_protocol()
+        return 0
+
+    cdef ssize_t _write_syscall(self, const char *buf, Py_ssize_t size) noexcept:
+        """The kernel's write for this kind of fd; errno is read after it."""
+        return -1
+
+    cdef int _write_error(self, object exc) except -1:
+        """A write failed (not EAGAIN/EINTR): fail the transport."""
+        raise NotImplementedError
+
+    cdef int _queue_gapped_view(self, object data) except -1:
+        """write() of a memoryview with gaps behind queued data."""
+        raise NotImplementedError
 
     # --- write flow control --------------------------------------------------
 

@@ -25,7 +25,6 @@ cdef class WritePipeTransport(PipeTransport):
     # asyncio.WriteTransport over the write end.
     cdef:
         int _conn_lost                 # writes attempted after a failure or close
-        WriteQueue _wq                 # what the pipe did not take yet; never None
 
     cdef int _peer_closed(self) except -1
     cdef Py_ssize_t _flush(self) except -2

@@ -29,8 +29,6 @@
 #   the open file description: a child sharing the same description (an
 #   inherited stdin, say) sees it too. asyncio does the same.
 
-import os as _os_pipes
-import stat as _stat
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
@@ -64,11 +62,11 @@ cdef class PipeTransport(FdTransport):
         self._protocol = protocol
         self.fd = self._fileno
         try:
-            mode = _os_pipes.fstat(self._fileno).st_mode
+            mode = _os.fstat(self._fileno).st_mode
             _check_pipe_mode(mode, for_write)
             self._watch_peer = _stat.S_ISFIFO(mode) or _stat.S_ISSOCK(mode)
-            _os_pipes.set_blocking(self._fileno, False)
-            loop._fd_attach(self)
+            _os.set_blocking(self._fileno, False)
+            loop._fdtable.attach(self)
         except BaseException:
             # The pipe stays the caller's: this transport must not close it.
             self._pipe = None
@@ -126,7 +124,7 @@ cdef class PipeTransport(FdTransport):
         # open description under a number the process may reuse.
         loop = self._loop
         if loop is not None and not loop._closed:
-            loop._fd_detach(self)
+            loop._fdtable.detach(self)
         pipe = self._pipe
         if pipe is not None:
             self._pipe = None
@@ -267,10 +265,7 @@ cdef class WritePipeTransport(PipeTransport):
         """Write data now; queue what the pipe does not take. Never blocks.
         After close(), write_eof() or a failure, data is dropped (a warning
         is logged once writes keep coming), as asyncio does."""
-        cdef ssize_t n
         cdef Py_ssize_t total
-        cdef int err
-        cdef Py_buffer view
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f'data argument must be a bytes-like object, '
                             f'not {type(data).__name__!r}')
@@ -286,41 +281,18 @@ cdef class WritePipeTransport(PipeTransport):
                                 'os.write(pipe, data) raised exception.')
             self._conn_lost += 1
             return
-        if self._wq.size:
-            if type(data) is memoryview and not data.c_contiguous:
-                # A memoryview with gaps (view[::2]): asyncio's bytearray
-                # buffer refuses it.
-                raise TypeError("can't concat memoryview to bytearray")
-            self._wq.push(data, 0)
-            self._maybe_pause_protocol()
-            return
-        if PyBytes_CheckExact(data):
-            n = _c_write(self.fd, PyBytes_AS_STRING(data), total)
-            err = errno
-        else:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-            except BufferError as exc:
-                # A memoryview with gaps: asyncio's os.write() fails on it.
-                self._conn_lost += 1
-                self._fatal_error(exc, 'Fatal write error on pipe transport')
-                return
-            try:
-                n = _c_write(self.fd, view.buf, view.len)
-                err = errno
-            finally:
-                PyBuffer_Release(&view)
-        if n < 0:
-            if err != EAGAIN and err != EINTR:
-                self._conn_lost += 1
-                self._fatal_error(_make_oserror(err), 'Fatal write error on pipe transport')
-                return
-            n = 0
-        if n == total:
-            return
-        self._wq.push(data, n)
-        self._want_write(True)
-        self._maybe_pause_protocol()
+        self._write(data)      # FdTransport's fast path, with the hooks below
+
+    cdef ssize_t _write_syscall(self, const char *buf, Py_ssize_t size) noexcept:
+        return _c_write(self.fd, buf, size)
+
+    cdef int _write_error(self, object exc) except -1:
+        self._conn_lost += 1
+        return self._fatal_error(exc, 'Fatal write error on pipe transport')
+
+    cdef int _queue_gapped_view(self, object data) except -1:
+        # asyncio's bytearray buffer refuses a memoryview with gaps.
+        raise TypeError("can't concat memoryview to bytearray")
 
     def writelines(self, list_of_data):
         """Write an iterable of bytes-like objects (joined, as asyncio's

@@ -6,7 +6,6 @@ cdef class StreamTransport(SocketTransport):
         bint _big_reads         # the last read was large (see _read_ready)
         object _data_received   # bound protocol.data_received (or buffer_updated)
         object _get_buffer      # bound protocol.get_buffer (BufferedProtocol)
-        WriteQueue _wq          # what the kernel did not take yet; never None
         object _empty_waiter    # sendfile: set when the write queue drains
 
     cdef int _read_ready(self) except -1

@@ -13,9 +13,9 @@ from aioloop.includes.sockets cimport *
 
 cdef object _BufferedProtocol = _asyncio.BufferedProtocol
 cdef object _set_result_unless_cancelled = _asyncio.futures._set_result_unless_cancelled
-cdef object _SendfileMode = _aio_constants._SendfileMode
+cdef object _SendfileMode = _constants._SendfileMode
 
-# What isinstance() sees (transports/base.pyx): asyncio's socket transports
+# What isinstance() sees (transports/socket.pyx): asyncio's socket transports
 # are transports._FlowControlMixin instances, and loop.sendfile()'s
 # read/write fallback (base_events._SendfileFallbackProtocol) refuses any
 # other transport.
@@ -201,10 +201,6 @@ cdef class StreamTransport(SocketTransport):
 
     def write(self, data):
         """Send data now; queue what the kernel does not take. Never blocks."""
-        cdef ssize_t n
-        cdef Py_ssize_t total
-        cdef int err
-        cdef Py_buffer view
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f'data argument must be a bytes-like object, '
                             f'not {type(data).__name__!r}')
@@ -219,46 +215,17 @@ cdef class StreamTransport(SocketTransport):
                 _logger.warning('socket.send() raised exception.')
             self._conn_lost += 1
             return
-        if self._wq.size:
-            if len(data):
-                if type(data) is memoryview and not data.c_contiguous:
-                    _write_gapped_view(self, data)
-                    return
-                self._wq.push(data, 0)
-                self._maybe_pause_protocol()
-            return
-        if PyBytes_CheckExact(data):
-            if PyBytes_GET_SIZE(data) == 0:
-                return
-            total = PyBytes_GET_SIZE(data)
-            n = send(self._sock_fd, PyBytes_AS_STRING(data), total, MSG_NOSIGNAL)
-            err = errno
-        else:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-            except BufferError as exc:
-                # A memoryview with gaps (view[::2]): asyncio's sock.send()
-                # fails on it the same way, and that is a fatal write error.
-                self._fatal_error(exc, 'Fatal write error on socket transport')
-                return
-            try:
-                if view.len == 0:
-                    return
-                total = view.len
-                n = send(self._sock_fd, view.buf, view.len, MSG_NOSIGNAL)
-                err = errno
-            finally:
-                PyBuffer_Release(&view)
-        if n < 0:
-            if err != EAGAIN and err != EINTR:
-                self._fatal_error(_make_oserror(err), 'Fatal write error on socket transport')
-                return
-            n = 0
-        if n == total:
-            return
-        self._wq.push(data, n)
-        self._want_write(True)
-        self._maybe_pause_protocol()
+        self._write(data)      # FdTransport's fast path, with the hooks below
+
+    cdef ssize_t _write_syscall(self, const char *buf, Py_ssize_t size) noexcept:
+        # MSG_NOSIGNAL: a reset peer gives EPIPE, not SIGPIPE.
+        return send(self._sock_fd, buf, size, MSG_NOSIGNAL)
+
+    cdef int _write_error(self, object exc) except -1:
+        return self._fatal_error(exc, 'Fatal write error on socket transport')
+
+    cdef int _queue_gapped_view(self, object data) except -1:
+        return _write_gapped_view(self, data)
 
     def writelines(self, list_of_data):
         """Write an iterable of bytes-like objects, without joining them."""

@@ -45,10 +45,6 @@
 # thread that polls it, reaps the child, records popen.returncode and closes
 # the pidfd. Fallback threads keep waiting and just skip the delivery.
 
-import errno as _errnos
-import select as _select
-import signal as _signal
-import threading as _threading_c
 
 cdef object _pidfd_works = None         # probed once: True or False
 cdef object _waitstatus_to_exitcode = _unix_events.waitstatus_to_exitcode
@@ -100,7 +96,7 @@ cdef object _reap_pidfd(int pidfd, int pid):
     try:
         res = _os.waitid(_os.P_PIDFD, pidfd, _os.WEXITED | _os.WNOHANG)
     except OSError as exc:
-        if exc.errno != _errnos.EINVAL:
+        if exc.errno != _errno.EINVAL:
             raise
         # Linux 5.3: pidfd_open but no waitid(P_PIDFD). Our unreaped child
         # still owns its pid, so waitpid(pid) is exact.
@@ -167,7 +163,7 @@ cdef class PidfdWatch(FdWatcher):
             return 0
         loop = self._loop
         if not loop._closed:
-            loop._fd_detach(self)
+            loop._fdtable.detach(self)
         (<UnixLoop>loop)._children.pop(self.pid, None)
         self.fd = -1
         _os.close(fd)
@@ -179,13 +175,13 @@ cdef class PidfdWatch(FdWatcher):
         if fd < 0:
             return 0
         if not self._loop._closed:
-            self._loop._fd_detach(self)     # while self.fd still names it
+            self._loop._fdtable.detach(self)     # while self.fd still names it
         self.fd = -1
         popen = self._popen
         self._popen = None
         self._on_exit = None
         try:
-            _threading_c.Thread(target=_reap_orphan, args=(fd, self.pid, popen),
+            _threading.Thread(target=_reap_orphan, args=(fd, self.pid, popen),
                                 name=f'aioloop-reap-{self.pid}', daemon=True).start()
         except RuntimeError:
             # Interpreter shutdown (a loop closed by its __del__): no new
@@ -261,17 +257,17 @@ cdef int _watch_child(UnixLoop loop, int pid, object popen, object on_exit) exce
             w._popen = popen
             w._on_exit = on_exit
             try:
-                loop._fd_attach(w)
-                loop._fd_set_mask(w, EPOLLIN)
+                loop._fdtable.attach(w)
+                loop._fdtable.set_mask(w, EPOLLIN)
             except Exception:
                 # The child runs already: it must be watched somehow, or it
                 # becomes a zombie. A thread does not need the poller.
-                loop._fd_detach(w)
+                loop._fdtable.detach(w)
                 w.fd = -1
                 _os.close(pidfd)
             else:
                 loop._children[pid] = w
                 return 0
-    _threading_c.Thread(target=_wait_child_thread, args=(loop, pid, popen, on_exit),
+    _threading.Thread(target=_wait_child_thread, args=(loop, pid, popen, on_exit),
                         name=f'aioloop-waitpid-{pid}', daemon=True).start()
     return 0

@@ -38,14 +38,11 @@
 #   signal. So a forked child drops the wakeup fd if it is one of ours
 #   (asyncio 3.12+ resets it in every forked child; 3.11 does not).
 
-import errno as _errnos
-import signal as _signal_mod
-import socket as _socket_mod
 
 cdef object _iscoroutine = _asyncio.coroutines.iscoroutine
 cdef object _iscoroutinefunction = _asyncio.coroutines.iscoroutinefunction
-cdef object _valid_signals = _signal_mod.valid_signals
-cdef int _SIGINT = _signal_mod.SIGINT
+cdef object _valid_signals = _signal.valid_signals
+cdef int _SIGINT = _signal.SIGINT
 
 
 # The write ends currently installed as the wakeup fd by some loop (a loop
@@ -57,9 +54,9 @@ def _signals_after_fork_in_child():
     if not _installed_wakeup_fds:
         return
     try:
-        current = _signal_mod.set_wakeup_fd(-1)
+        current = _signal.set_wakeup_fd(-1)
         if current not in _installed_wakeup_fds and current >= 0:
-            _signal_mod.set_wakeup_fd(current)
+            _signal.set_wakeup_fd(current)
     except (ValueError, OSError):
         pass        # fork() from a thread other than the main one
     _installed_wakeup_fds.clear()
@@ -100,16 +97,16 @@ cdef class SignalHandlers(FdWatcher):
         # not find a closed wakeup fd.
         if self._rsock is not None:
             return 0
-        rsock, wsock = _socket_mod.socketpair()
+        rsock, wsock = _socket.socketpair()
         try:
             rsock.setblocking(False)
             wsock.setblocking(False)
             self.fd = rsock.fileno()
-            self._loop._fd_attach(self)
-            self._loop._fd_set_mask(self, EPOLLIN)
+            self._loop._fdtable.attach(self)
+            self._loop._fdtable.set_mask(self, EPOLLIN)
         except BaseException:
             if self.fd >= 0:
-                self._loop._fd_detach(self)
+                self._loop._fdtable.detach(self)
             self.fd = -1
             rsock.close()
             wsock.close()
@@ -123,7 +120,7 @@ cdef class SignalHandlers(FdWatcher):
         main thread (asyncio's message: set_wakeup_fd's)."""
         cdef int ours = self._wsock.fileno()
         try:
-            prev = _signal_mod.set_wakeup_fd(ours)
+            prev = _signal.set_wakeup_fd(ours)
         except (ValueError, OSError) as exc:
             raise RuntimeError(str(exc))
         if not self._installed:
@@ -140,14 +137,14 @@ cdef class SignalHandlers(FdWatcher):
         cdef int ours = self._wsock.fileno()
         _installed_wakeup_fds.discard(ours)
         try:
-            current = _signal_mod.set_wakeup_fd(-1)
+            current = _signal.set_wakeup_fd(-1)
             if current != ours:
                 # Someone took it after us: theirs stays.
                 if current >= 0:
-                    _signal_mod.set_wakeup_fd(current)
+                    _signal.set_wakeup_fd(current)
             elif (self._prev_wakeup_fd >= 0 and self._prev_wakeup_id is not None
                     and _fd_identity(self._prev_wakeup_fd) == self._prev_wakeup_id):
-                _signal_mod.set_wakeup_fd(self._prev_wakeup_fd)
+                _signal.set_wakeup_fd(self._prev_wakeup_fd)
         except (ValueError, OSError) as exc:
             _logger.info('set_wakeup_fd(-1) failed: %s', exc)
         self._prev_wakeup_fd = -1
@@ -191,7 +188,7 @@ cdef class SignalHandlers(FdWatcher):
         if self._rsock is None:
             return 0
         if not self._loop._closed:
-            self._loop._fd_detach(self)
+            self._loop._fdtable.detach(self)
         self.fd = -1
         self._rsock.close()
         self._wsock.close()
@@ -229,13 +226,13 @@ cdef object _add_signal_handler(UnixLoop loop, object sig, object callback, tupl
         # kernel restart the interrupted system call where it can (read,
         # write, waitpid...) instead of failing it with EINTR; epoll_wait is
         # never restarted (signal(7)), so a sleeping loop still wakes.
-        _signal_mod.signal(sig, _sighandler_noop)
-        _signal_mod.siginterrupt(sig, False)
+        _signal.signal(sig, _sighandler_noop)
+        _signal.siginterrupt(sig, False)
     except OSError as exc:
         signals.remove(sig)
         if not signals.handlers:
             signals._uninstall()
-        if exc.errno == _errnos.EINVAL:
+        if exc.errno == _errno.EINVAL:
             raise RuntimeError(f'sig {sig} cannot be caught')
         raise
 
@@ -245,11 +242,11 @@ cdef object _remove_signal_handler(UnixLoop loop, object sig):
     cdef SignalHandlers signals = loop._signals
     if not signals.remove(sig):
         return False
-    handler = _signal_mod.default_int_handler if sig == _SIGINT else _signal_mod.SIG_DFL
+    handler = _signal.default_int_handler if sig == _SIGINT else _signal.SIG_DFL
     try:
-        _signal_mod.signal(sig, handler)
+        _signal.signal(sig, handler)
     except OSError as exc:
-        if exc.errno == _errnos.EINVAL:
+        if exc.errno == _errno.EINVAL:
             raise RuntimeError(f'sig {sig} cannot be caught')
         raise
     if not signals.handlers and not signals._pinned:

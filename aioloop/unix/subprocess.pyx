@@ -21,11 +21,10 @@
 # has it at once, and wait() returns at the exit even when a grandchild keeps
 # a pipe open (asyncio 3.11-3.13 wait for the pipes then, CPython gh-119710).
 
-import signal as _signal_sp
 
 cdef object _UnixSubprocessTransport = _unix_events._UnixSubprocessTransport
-cdef int _SIGTERM = _signal_sp.SIGTERM
-cdef int _SIGKILL = _signal_sp.SIGKILL
+cdef int _SIGTERM = _signal.SIGTERM
+cdef int _SIGKILL = _signal.SIGKILL
 
 
 class SubprocessTransport(_UnixSubprocessTransport):

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import aioloop
-from helpers import open_fds, run_briefly, take_fd_numbers_up_to
+from helpers import open_fds, run_briefly, take_fd_numbers_up_to, wait_until_asleep_in_poll
 
 N_THREADS = 4
 N_CALLS = 5000
@@ -71,9 +71,12 @@ def test_call_soon_threadsafe_wakes_a_loop_that_keeps_falling_asleep(loop):
 
 def test_call_soon_threadsafe_wakes_a_sleeping_loop_promptly(loop):
     woke = []
+    loop_thread = threading.get_native_id()
 
     def poster():
-        time.sleep(0.2)  # the loop is in an indefinite poll by now
+        # Post only once the loop sleeps in its poll (its next timer is the
+        # 30 s watchdog): only the post's wake-up can end that sleep.
+        wait_until_asleep_in_poll(loop_thread)
         posted_at.append(time.monotonic())
         loop.call_soon_threadsafe(lambda: (woke.append(time.monotonic()), loop.stop()))
 

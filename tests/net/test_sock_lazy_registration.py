@@ -1,5 +1,5 @@
 """sock_recv/sock_recv_into/sock_sendall leave their fd in the epoll set
-after a wait (net/netloop.pyx, loop.pyx `_remove_fd_callback(lazy=True)`).
+after a wait (net/netloop.pyx, loop/fdtable.pyx `FdTable.remove_callback(lazy=True)`).
 These tests pin that the lazy registration never outlives its socket's
 meaning: a new socket reusing the fd number still gets its events, and a
 socket dropped without close() is still collected. Both loops."""

@@ -17,7 +17,8 @@ import pytest
 
 import aioloop
 from helpers import (in_forked_child, open_fds, run_briefly, run_python,
-                     take_fd_numbers_up_to, wait_for_threads)
+                     take_fd_numbers_up_to, wait_for_threads,
+                     wait_until_asleep_in_poll)
 
 EXECUTORS = {
     "ThreadPoolExecutor": concurrent.futures.ThreadPoolExecutor,
@@ -85,12 +86,44 @@ def test_shutdown_runs_queued_jobs_then_refuses_new_ones(executor_class):
         pool.submit(int)
 
 
+def test_shutdown_joins_threads_that_submissions_are_still_starting(executor_class):
+    # A submit() that got in before shutdown() may still be starting the
+    # thread for its job: shutdown(wait=True) must wait for that thread too,
+    # so every job it accepted has run when it returns.
+    for _ in range(30):
+        pool = executor_class(max_workers=8)
+        go = threading.Barrier(9)
+        accepted = []
+
+        def submit():
+            go.wait()
+            try:
+                accepted.append(pool.submit(int, 1))
+            except RuntimeError:
+                pass        # refused: shutdown() came first
+
+        submitters = [threading.Thread(target=submit) for _ in range(8)]
+        for t in submitters:
+            t.start()
+        go.wait()
+        pool.shutdown(wait=True)
+        for t in submitters:
+            t.join()
+        assert all(f.done() and f.result() == 1 for f in accepted)
+
+
 def test_shutdown_cancel_futures_cancels_what_has_not_started(executor_class):
     gate = threading.Event()
+    started = threading.Event()
+
+    def first_job():
+        started.set()
+        return gate.wait(5)
+
     pool = executor_class(max_workers=1)
-    running = pool.submit(gate.wait, 5)
+    running = pool.submit(first_job)
     queued = [pool.submit(int, i) for i in range(5)]
-    time.sleep(0.05)   # let the first job start
+    assert started.wait(5)     # the first job runs: it cannot be cancelled
     pool.shutdown(wait=False, cancel_futures=True)
     gate.set()
     assert running.result(5) is True
@@ -222,9 +255,10 @@ def test_run_in_executor_delivers_on_the_loop_thread_and_wakes_a_sleeping_loop(l
     # The job finishes while the loop sleeps in epoll_wait with no timer:
     # only the pool's wake can end that sleep.
     seen = []
+    loop_thread = threading.get_native_id()
 
     async def main():
-        fut = loop.run_in_executor(None, time.sleep, 0.05)
+        fut = loop.run_in_executor(None, wait_until_asleep_in_poll, loop_thread)
         fut.add_done_callback(lambda f: seen.append(threading.get_ident()))
         await fut
 

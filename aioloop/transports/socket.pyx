@@ -9,13 +9,9 @@
 # conflict), and wrapping ours in a Python class would add a Python call to
 # every write().
 
-import socket as _socket
-import asyncio.trsock as _trsock
-import asyncio.constants as _aio_constants
-import inspect as _inspect
 
 cdef object _TransportSocket = _trsock.TransportSocket
-cdef int _LOG_THRESHOLD_FOR_CONNLOST_WRITES = _aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
+cdef int _LOG_THRESHOLD_FOR_CONNLOST_WRITES = _constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
 # Server._attach()/_detach() take the transport from Python 3.13 on.
 cdef bint _server_tracks_transports = len(_inspect.signature(_base_events.Server._attach).parameters) == 2
 
@@ -54,7 +50,7 @@ cdef class SocketTransport(FdTransport):
             else:
                 server._attach()
             self._server = server
-        loop._fd_attach(self)
+        loop._fdtable.attach(self)
         return 0
 
     # --- asyncio.BaseTransport -----------------------------------------------
@@ -96,7 +92,7 @@ cdef class SocketTransport(FdTransport):
         if self._sock is not None:
             _warnings.warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             if self._loop is not None and not self._loop._closed:
-                self._loop._fd_detach(self)
+                self._loop._fdtable.detach(self)
             self._sock.close()
             self._sock = None
             if self._server is not None:
@@ -149,7 +145,7 @@ cdef class SocketTransport(FdTransport):
         finally:
             loop = self._loop
             if loop is not None and not loop._closed:
-                loop._fd_detach(self)
+                loop._fdtable.detach(self)
             if self._sock is not None:
                 self._sock.close()
             self._sock = None
