@@ -3,7 +3,8 @@
 # Layers (DESIGN.md), from the kernel up:
 #   kernel/  the poller: epoll and the eventfd waker
 #   loop/    one thread: handles, ready queue, timer heap, inbox, fd watchers,
-#            the run cycle, and the asyncio-facing Loop class
+#            the run cycle, and the asyncio-facing Loop class with the
+#            asyncio methods it borrows (one checked manifest, borrowed.pyx)
 #   transports/  stream, datagram and pipe transports over the poller, their
 #            shared base (FdTransport) and write queue
 #   net/     network methods: sock_*, DNS, connections, servers, TLS
@@ -29,13 +30,12 @@ include "transports/stream.pyx"
 include "transports/datagram.pyx"
 include "transports/pipes.pyx"
 include "net/netloop.pyx"
-include "net/api.pyx"
 include "unix/signals.pyx"
 include "unix/children.pyx"
 include "unix/subprocess.pyx"
 include "unix/unixloop.pyx"
-include "unix/api.pyx"
 include "sched/daemon_pool.pyx"
 include "sched/runqueue.pyx"
 include "sched/dispatch.pyx"
+include "loop/borrowed.pyx"
 include "loop/asyncio_api.pyx"

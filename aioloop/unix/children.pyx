@@ -49,6 +49,7 @@ import errno as _errnos
 import select as _select
 import signal as _signal
 import threading as _threading_c
+import asyncio.unix_events as _unix_events
 
 cdef object _pidfd_works = None         # probed once: True or False
 cdef object _waitstatus_to_exitcode = _unix_events.waitstatus_to_exitcode
