@@ -178,7 +178,7 @@ def _dis_scan_code(code):
             continue        # neither ends a `self.attr` pair
         if name.startswith('LOAD_FAST') or name == 'LOAD_DEREF':
             val = ins.argval
-            out.append(('load', val[-1] if isinstance(val, tuple) else val))
+            out.append(('load', val[len(val) - 1] if isinstance(val, tuple) else val))
         elif name in ('LOAD_ATTR', 'LOAD_METHOD'):
             out.append(('attr', ins.argval))
         else:
