@@ -118,16 +118,18 @@ cdef int _OP_LOAD_ATTR = _OP['LOAD_ATTR']
 cdef int _OP_LOAD_METHOD = _OP.get('LOAD_METHOD', -1)       # 3.11 only
 # 3.12 encodes a method-call flag in LOAD_ATTR's low bit.
 cdef bint _LOAD_ATTR_SHIFTED = _sys_b.version_info >= (3, 12)
-# Instructions that push one local (by index), and those that push two
-# (3.13's LOAD_FAST_LOAD_FAST: the second, arg & 15, ends on top).
+# Instructions that push one local (by index), and those with two indexes
+# in their argument (3.13's LOAD_FAST_LOAD_FAST, STORE_FAST_LOAD_FAST), the
+# second of which, arg & 15, ends on top of the stack.
+cdef frozenset _OP_LOAD_LOCAL_PAIR = frozenset(
+    op for name, op in _OP.items() if '_LOAD_FAST' in name)
 cdef frozenset _OP_LOAD_LOCAL = frozenset(
     op for name, op in _OP.items()
-    if name.startswith('LOAD_FAST') and '_LOAD_FAST' not in name[4:])
-cdef frozenset _OP_LOAD_LOCAL_PAIR = frozenset(
-    op for name, op in _OP.items()
-    if name.startswith('LOAD_FAST') and '_LOAD_FAST' in name[4:])
+    if name.startswith('LOAD_FAST') and op not in _OP_LOAD_LOCAL_PAIR)
 
 
+@cython.boundscheck(True)
+@cython.wraparound(True)
 def _scan_code(code):
     """The instructions of `code` as (kind, value) pairs: ('load', name)
     for an instruction that pushes a local or a cell's value (the last one,
@@ -155,9 +157,9 @@ def _scan_code(code):
         if op == _OP_CACHE:
             continue
         if op in _OP_LOAD_LOCAL:
-            out.append(('load', varnames[arg]))
+            out.append(('load', localsplus[arg]))
         elif op in _OP_LOAD_LOCAL_PAIR:
-            out.append(('load', varnames[arg & 15]))
+            out.append(('load', localsplus[arg & 15]))
         elif op == _OP_LOAD_DEREF:
             out.append(('load', localsplus[arg]))
         elif op == _OP_LOAD_ATTR:
@@ -176,7 +178,8 @@ def _dis_scan_code(code):
         name = ins.opname
         if name == 'CACHE' or name == 'EXTENDED_ARG':
             continue        # neither ends a `self.attr` pair
-        if name.startswith('LOAD_FAST') or name == 'LOAD_DEREF':
+        if (name.startswith('LOAD_FAST') or '_LOAD_FAST' in name
+                or name == 'LOAD_DEREF'):
             val = ins.argval
             out.append(('load', val[len(val) - 1] if isinstance(val, tuple) else val))
         elif name in ('LOAD_ATTR', 'LOAD_METHOD'):
@@ -233,7 +236,13 @@ def _check_borrowed(target, manifest, instance_attrs=(), *, version=None,
                         f'{where} would replace {base.__qualname__}.{name}: '
                         f'take it out of the manifest')
                     break
-        for attr in sorted(_self_reads(code, scan=scan)):
+        try:
+            reads = _self_reads(code, scan=scan)
+        except Exception as exc:
+            # A bytecode this reader does not know (a new Python).
+            problems.append(f'{where}: cannot read its bytecode ({exc!r})')
+            continue
+        for attr in sorted(reads):
             if attr in instance_attrs:
                 continue
             owner = next((k for k in target.__mro__ if attr in k.__dict__), None)

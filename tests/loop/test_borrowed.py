@@ -193,3 +193,13 @@ def test_open_connection_to_localhost_under_asyncio_run_debug(loop_factory):
     # asyncio.run(main(), debug=True), on either loop.
     with asyncio.Runner(debug=True, loop_factory=loop_factory) as runner:
         assert runner.run(main()) == [b'hello']
+
+
+def test_unreadable_bytecode_is_reported_not_raised():
+    def broken_scan(code):
+        raise IndexError('unknown instruction')
+    manifest = ((_FakeSource, True, ('fine',)),)
+    target = _fresh_target()
+    _core._bind_borrowed(target, manifest)
+    problems = _core._check_borrowed(target, manifest, scan=broken_scan)
+    assert len(problems) == 1 and 'cannot read its bytecode' in problems[0]
