@@ -23,7 +23,6 @@
 import sys as _sys_b
 import dis as _dis
 import types as _types
-import builtins as _builtins
 import asyncio.selector_events as _selector_events
 import asyncio.unix_events as _unix_events
 
