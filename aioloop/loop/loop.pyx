@@ -246,23 +246,9 @@ cdef class EventLoopCore:
         if name == _TIME:
             self._time_on_instance = False
 
-    cdef bint _stock_clock(self) noexcept:
-        """False when the loop's clock is not ours: asyncio's run cycle and
-        call_later() ask self.time(), and tests (aiohttp's among them)
-        replace it with mock.patch.object(loop, 'time'), override it in a
-        subclass, or patch the class or time.monotonic. Then the cycle calls
-        self.time() too. A flag, a dict lookup and a cached MRO lookup, no
-        allocation. (A `time` written into loop.__dict__ directly goes
-        unnoticed.)"""
-        if self._time_on_instance:
-            return False
-        if _monotonic_patched():
-            return False
-        return _PyType_Lookup(Py_TYPE(self), _TIME) == <PyObject *>_CORE_TIME
-
     cdef double _now(self) except? -1.0:
         """The loop's time: our clock, or self.time() when it was replaced."""
-        if self._stock_clock():
+        if _clock_is_ours(self):
             return _monotonic()
         return self.time()
 
@@ -508,8 +494,9 @@ cdef class EventLoopCore:
         cdef TimerHeap timers = self._timers
         cdef ReadyQueue ready = self._ready
         cdef Poller poller = self._poller
-        # Asked once per pass: a callback may patch loop.time (see _stock_clock).
-        cdef bint stock_clock = self._stock_clock()
+        # Whether the clock is ours (_clock_is_ours), asked at most once per
+        # pass and only when a timer needs the time: -1 not asked yet.
+        cdef int stock_clock = -1
 
         self._check_fork()
         timers.maybe_compact()
@@ -521,7 +508,8 @@ cdef class EventLoopCore:
         if ready.count or self._stopping or self._inbox.spare_left:
             timeout_ms = 0
         elif timers.size:
-            delta = timers.top()._when - (_monotonic() if stock_clock else self._now())
+            stock_clock = _clock_is_ours(self)
+            delta = timers.top()._when - (_monotonic() if stock_clock else <double>self.time())
             if delta <= 0:
                 timeout_ms = 0
             elif delta * 1000.0 >= _MAX_POLL_MS:
@@ -577,7 +565,9 @@ cdef class EventLoopCore:
         # Timers due now, plus the clock's resolution (as asyncio): a timer
         # for "now" never waits for another pass.
         if timers.size:
-            end = (_monotonic() if stock_clock else self._now()) + self._clock_resolution
+            if stock_clock < 0:
+                stock_clock = _clock_is_ours(self)
+            end = (_monotonic() if stock_clock else <double>self.time()) + self._clock_resolution
         while timers.size:
             t = timers.top()
             if t._cancelled:
@@ -961,3 +951,14 @@ cdef class EventLoopCore:
 
 
 _CORE_TIME = EventLoopCore.__dict__['time']
+
+
+cdef inline bint _clock_is_ours(EventLoopCore loop) noexcept:
+    # False when the loop's clock is not ours: asyncio's run cycle and
+    # call_later() ask self.time(), and tests (aiohttp's among them) replace
+    # it with mock.patch.object(loop, 'time'), override it in a subclass, or
+    # patch the class or time.monotonic. Then the cycle calls loop.time() too.
+    # A flag, a dict lookup and a cached MRO lookup, no allocation. (A `time`
+    # written into loop.__dict__ directly, bypassing setattr, goes unnoticed.)
+    return (not loop._time_on_instance and not _monotonic_patched() and
+            _PyType_Lookup(Py_TYPE(loop), _TIME) == <PyObject *>_CORE_TIME)
