@@ -5,6 +5,8 @@
 #   kernel/  the poller: epoll registrations and waits, the eventfd waker
 #   loop/    one thread: handles, ready queue, timer heap, inbox, fd watchers,
 #            the fd table, the run cycle, and the asyncio-facing Loop class
+#            with the asyncio methods it borrows (one checked manifest,
+#            borrowed.pyx)
 #   transports/  stream, datagram and pipe transports over the fd table; their
 #            base FdTransport (with the one write() fast path), the socket
 #            transports' shared state (socket.pyx), the write queue
@@ -33,13 +35,12 @@ include "transports/stream.pyx"
 include "transports/datagram.pyx"
 include "transports/pipes.pyx"
 include "net/netloop.pyx"
-include "net/api.pyx"
 include "unix/signals.pyx"
 include "unix/children.pyx"
 include "unix/subprocess.pyx"
 include "unix/unixloop.pyx"
-include "unix/api.pyx"
 include "sched/daemon_pool.pyx"
 include "sched/runqueue.pyx"
 include "sched/dispatch.pyx"
+include "loop/borrowed.pyx"
 include "loop/asyncio_api.pyx"

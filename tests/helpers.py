@@ -18,6 +18,11 @@ LOOP_FACTORIES = {
 
 PY312 = sys.version_info >= (3, 12)
 
+# Whether a new loop starts in debug mode here: asyncio's rule
+# (PYTHONASYNCIODEBUG, -X dev). CI runs the suite once with it set.
+DEBUG_DEFAULT = sys.flags.dev_mode or (
+    not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG")))
+
 
 def open_fds():
     """The process's open descriptors: {fd: what it points to}."""

@@ -16,6 +16,13 @@
 # uvicorn, anyio, pytest-asyncio) with the `integration` extra's packages
 # installed; the unit run leaves that folder out so nothing runs twice.
 #
+# On one version (AIOLOOP_DEBUG_PYTHON, default 3.12; empty skips it) the unit
+# suite and the conformance set then run once more in asyncio's debug mode
+# (PYTHONASYNCIODEBUG=1): debug-only code paths (asyncio's methods bound to
+# our loop read extra attributes there, callbacks are checked and timed) are
+# exercised nowhere else. tests/bench is left out of that run: it tests the
+# benchmark harness, whose subprocesses would only benchmark debug mode.
+#
 # Then, on one version (3.12): the packaging check (tests/packaging.sh: sdist
 # -> wheel -> fresh venv -> an example run from outside the tree) and the type
 # stubs (tests/typing/check.sh: mypy --strict, pyright, stubtest).
@@ -30,6 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 pythons=${AIOLOOP_PYTHONS:-"3.11 3.12 3.13"}
+debug_python=${AIOLOOP_DEBUG_PYTHON-3.12}
 
 find_python() {
     local v=$1 p
@@ -88,7 +96,30 @@ for v in $pythons; do
     last=$(grep -E '^=*\s*([0-9]+ [a-z]+.* in [0-9.]+s|no tests ran)' "$venv/integration.log" 2>/dev/null | tail -n1 | tr -d '=' | sed 's/^ *//; s/ *$//' || true)
     summary+=("Python $v: integration: ${last:-no summary} (exit $rc)")
     [ $rc -eq 0 ] || status=1
+
+    # Debug mode, on one version only (see the top of this file).
+    if [ "$v" = "$debug_python" ]; then
+        echo "=== Python $v: unit tests in debug mode (PYTHONASYNCIODEBUG=1)"
+        set +e
+        PYTHONASYNCIODEBUG=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests \
+            --ignore=tests/integration --ignore=tests/bench
+        rc=$?
+        set -e
+        summary+=("Python $v: unit tests in debug mode exit $rc")
+        [ $rc -eq 0 ] || status=1
+        if [ "${AIOLOOP_CONFORMANCE:-1}" != 0 ]; then
+            echo "=== Python $v: conformance in debug mode"
+            set +e
+            PYTHONASYNCIODEBUG=1 timeout 1500 "$venv/bin/python" tests/conformance/run.py --check --quiet 2>&1 | tee "$venv/conformance-debug.log"
+            rc=${PIPESTATUS[0]}
+            set -e
+            line=$(grep '^conformance ' "$venv/conformance-debug.log" | tail -n 1)
+            summary+=("${line:-conformance $v: runner failed (exit $rc)} (debug mode)")
+            [ $rc -eq 0 ] || status=1
+        fi
+    fi
 done
+
 # Packaging: the sdist builds a wheel that installs into a fresh venv and runs
 # an example from outside the tree (tests/packaging.sh), on one version.
 if [ "${AIOLOOP_PACKAGING:-1}" != 0 ]; then

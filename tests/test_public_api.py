@@ -317,8 +317,11 @@ def test_time_is_the_monotonic_clock(loop):
 
 
 def test_repr_shows_the_state(loop):
+    loop.set_debug(False)
     r = repr(loop)
     assert "running=False" in r and "closed=False" in r and "debug=False" in r
+    loop.set_debug(True)
+    assert "debug=True" in repr(loop)
 
 
 @pytest.mark.asyncio

@@ -11,6 +11,7 @@
 import collections as _collections
 import concurrent.futures as _concurrent_futures
 import concurrent.futures.thread as _concurrent_futures_thread
+import dis as _dis
 import errno as _errno
 import inspect as _inspect
 import os as _os
@@ -20,6 +21,8 @@ import socket as _socket
 import stat as _stat
 import sys as _sys
 import threading as _threading
+import time as _time
+import types as _types
 import warnings as _warnings
 import weakref as _weakref
 

@@ -44,6 +44,9 @@ cdef class EventLoopCore:
         public object _coroutine_origin_tracking_saved_depth
         public double slow_callback_duration
         double _clock_resolution
+        # An instance attribute `time` was set: mock.patch.object(loop,
+        # 'time') replaced the clock (see _clock_is_ours in loop.pyx).
+        bint _time_on_instance
         object _old_agen_hooks
         CycleHook _hook               # the layer above's cycle hook, or None
         LoopRemote _remote
@@ -63,6 +66,7 @@ cdef class EventLoopCore:
     cdef inline LoopRemote remote(self):
         return self._remote
     cdef int _check_fork(self) except -1
+    cdef double _now(self) except? -1.0
     cdef Handle _make_handle(self, Handle h, object callback, tuple args, object context, str method, bint scheduling=*)
     cdef int _run_handle(self, Handle h) except -1
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1

@@ -89,6 +89,29 @@ cdef inline double _monotonic() noexcept nogil:
     return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
 
 
+cdef extern from "Python.h":
+    ctypedef struct PyTypeObject
+    PyObject *PyDict_GetItem(object d, object key)    # borrowed; NULL if absent
+    int PyObject_GenericSetAttr(object o, object name, PyObject *value) except -1
+    # The MRO lookup behind type attribute access, through the type's method
+    # cache (Cython's own utility code relies on it): borrowed, never raises.
+    PyObject *_PyType_Lookup(PyTypeObject *t, object name)
+    PyTypeObject *Py_TYPE(object o)
+
+# asyncio's loop.time() calls time.monotonic() at call time, so a test that
+# replaces time.monotonic moves asyncio's clock. We honour that too: the
+# module attribute is compared with the real function (one dict lookup).
+cdef dict _time_module_dict = vars(_time)
+cdef object _real_monotonic = _time.monotonic
+cdef str _MONOTONIC = 'monotonic'
+cdef str _TIME = 'time'
+
+cdef inline bint _monotonic_patched() noexcept:
+    return PyDict_GetItem(_time_module_dict, _MONOTONIC) != <PyObject *>_real_monotonic
+
+cdef object _CORE_TIME      # EventLoopCore.__dict__['time'], set below the class
+
+
 cdef int _fileobj_to_fd(object fileobj) except -2:
     # selectors._fileobj_to_fd, with asyncio's messages.
     cdef long fd
@@ -193,8 +216,31 @@ cdef class EventLoopCore:
     def time(self):
         """The loop's clock: CLOCK_MONOTONIC seconds, the clock of
         time.monotonic(). Read live, as asyncio does (a cached per-cycle time
-        would make loop.time() lie inside long callbacks)."""
+        would make loop.time() lie inside long callbacks). Like asyncio's, it
+        calls time.monotonic() when that has been replaced (by a test)."""
+        if _monotonic_patched():
+            return _time.monotonic()
         return _monotonic()
+
+    # Setting or deleting an instance attribute `time` (mock.patch.object)
+    # is noted here, so that the run cycle need not look in the instance
+    # dict (reading it would materialise a dict that CPython otherwise keeps
+    # as inline values, slowing every Python-level attribute read on the loop).
+    def __setattr__(self, name, value):
+        PyObject_GenericSetAttr(self, name, <PyObject *>value)
+        if name == _TIME:
+            self._time_on_instance = True
+
+    def __delattr__(self, name):
+        PyObject_GenericSetAttr(self, name, NULL)
+        if name == _TIME:
+            self._time_on_instance = False
+
+    cdef double _now(self) except? -1.0:
+        """The loop's time: our clock, or self.time() when it was replaced."""
+        if _clock_is_ours(self):
+            return _monotonic()
+        return self.time()
 
     def stats(self):
         """Counters since the loop was made (libaio's counters): callbacks
@@ -335,7 +381,7 @@ cdef class EventLoopCore:
                 f'delay must be a number, got {type(delay).__name__}') from None
         if isnan(d):
             raise ValueError('delay must not be NaN')
-        return self._call_at(_monotonic() + d, callback, args, context, 'call_later')
+        return self._call_at(self._now() + d, callback, args, context, 'call_later')
 
     def call_at(self, when, callback, *args, context=None):
         """Run callback(*args) at loop time `when`. Returns a TimerHandle.
@@ -391,7 +437,7 @@ cdef class EventLoopCore:
         cdef bint debug = self._debug
         if debug:
             self._current_handle = h
-            t0 = _monotonic()
+            t0 = self._now()
         try:
             PyContext_Enter(ctx)
             try:
@@ -404,7 +450,7 @@ cdef class EventLoopCore:
             self._report_callback_error(h, exc)
         finally:
             if debug:
-                dt = _monotonic() - t0
+                dt = self._now() - t0
                 self._current_handle = None
                 if dt >= self.slow_callback_duration:
                     _logger.warning('Executing %s took %.3f seconds',
@@ -439,6 +485,9 @@ cdef class EventLoopCore:
         cdef ReadyQueue ready = self._ready
         cdef Poller poller = self._poller
         cdef FdTable fdtable = self._fdtable
+        # Whether the clock is ours (_clock_is_ours), asked at most once per
+        # pass and only when a timer needs the time: -1 not asked yet.
+        cdef int stock_clock = -1
 
         self._check_fork()
         timers.maybe_compact()
@@ -450,7 +499,8 @@ cdef class EventLoopCore:
         if ready.count or self._stopping or self._inbox.spare_left:
             timeout_ms = 0
         elif timers.size:
-            delta = timers.top()._when - _monotonic()
+            stock_clock = _clock_is_ours(self)
+            delta = timers.top()._when - (_monotonic() if stock_clock else <double>self.time())
             if delta <= 0:
                 timeout_ms = 0
             elif delta * 1000.0 >= _MAX_POLL_MS:
@@ -504,7 +554,9 @@ cdef class EventLoopCore:
         # Timers due now, plus the clock's resolution (as asyncio): a timer
         # for "now" never waits for another pass.
         if timers.size:
-            end = _monotonic() + self._clock_resolution
+            if stock_clock < 0:
+                stock_clock = _clock_is_ours(self)
+            end = (_monotonic() if stock_clock else <double>self.time()) + self._clock_resolution
         while timers.size:
             t = timers.top()
             if t._cancelled:
@@ -643,3 +695,17 @@ cdef class EventLoopCore:
 
     # add_reader() & co. are NetLoop's (net/netloop.pyx): they also refuse an
     # fd that a transport owns, which needs the transport classes.
+
+
+_CORE_TIME = EventLoopCore.__dict__['time']
+
+
+cdef inline bint _clock_is_ours(EventLoopCore loop) noexcept:
+    # False when the loop's clock is not ours: asyncio's run cycle and
+    # call_later() ask self.time(), and tests (aiohttp's among them) replace
+    # it with mock.patch.object(loop, 'time'), override it in a subclass, or
+    # patch the class or time.monotonic. Then the cycle calls loop.time() too.
+    # A flag, a dict lookup and a cached MRO lookup, no allocation. (A `time`
+    # written into loop.__dict__ directly, bypassing setattr, goes unnoticed.)
+    return (not loop._time_on_instance and not _monotonic_patched() and
+            _PyType_Lookup(Py_TYPE(loop), _TIME) == <PyObject *>_CORE_TIME)

@@ -69,7 +69,13 @@ cdef class DatagramTransport(SocketTransport):
             return
         if not self._dq_size:
             try:
-                if self._extra['peername']:
+                # No address: to the connected peer (as uvloop), also for a
+                # socket passed as sock= whose peer has no name (an unnamed
+                # socketpair's peername is ''), where asyncio calls
+                # sendto(data, None) and fails the transport with TypeError.
+                # On an unconnected socket the kernel's EDESTADDRREQ goes to
+                # error_received().
+                if addr is None or self._extra['peername']:
                     self._sock.send(data)
                 else:
                     self._sock.sendto(data, addr)
@@ -96,7 +102,7 @@ cdef class DatagramTransport(SocketTransport):
             data, addr = self._dq.popleft()
             self._dq_size -= len(data) + _DGRAM_HEADER
             try:
-                if self._extra['peername']:
+                if addr is None or self._extra['peername']:
                     self._sock.send(data)
                 else:
                     self._sock.sendto(data, addr)

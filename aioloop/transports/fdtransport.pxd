@@ -8,7 +8,10 @@ cdef class FdTransport(FdWatcher):
         object _protocol
         readonly dict _extra
         bint _closing           # close(), a fatal error or (pipes) EOF began
-        bint _paused            # pause_reading() (transports that read)
+        # pause_reading() (transports that read). Readable as on asyncio's
+        # transports (tests and libraries look at it); not writable, since
+        # setting it would not change the poller registration.
+        readonly bint _paused
         # Write flow control (asyncio.transports._FlowControlMixin): the
         # protocol is paused above _high_water bytes buffered, and resumed
         # once at most _low_water are left.

@@ -226,6 +226,15 @@ cdef class ReadPipeTransport(PipeTransport):
         return self._force_close(exc)
 
 
+# What isinstance() sees: asyncio's _UnixWritePipeTransport is a
+# transports._FlowControlMixin, hence an asyncio.Transport, ReadTransport half
+# included.
+class _WritePipeTransportClass(_asyncio.transports._FlowControlMixin,
+                               _asyncio.WriteTransport):
+    __slots__ = ()
+_WritePipeTransportClass.__name__ = _WritePipeTransportClass.__qualname__ = 'WritePipeTransport'
+
+
 cdef class WritePipeTransport(PipeTransport):
 
     def __cinit__(self, *args, **kwargs):
@@ -233,7 +242,13 @@ cdef class WritePipeTransport(PipeTransport):
 
     @property
     def __class__(self):
-        return _asyncio.WriteTransport
+        return _WritePipeTransportClass
+
+    # The ReadTransport half asyncio's write pipe inherits: its methods raise
+    # NotImplementedError (asyncio.ReadTransport's own functions).
+    is_reading = _asyncio.ReadTransport.is_reading
+    pause_reading = _asyncio.ReadTransport.pause_reading
+    resume_reading = _asyncio.ReadTransport.resume_reading
 
     cdef int _repr_polling(self, list info) except -1:
         info.append('polling' if self.mask & EPOLLOUT else 'idle')

@@ -2,7 +2,7 @@
 # (and so asyncio.create_subprocess_exec/_shell).
 #
 # What is asyncio's and what is ours. The argument checking
-# (BaseEventLoop.subprocess_exec/_shell, bound in unix/api.pyx) and the
+# (BaseEventLoop.subprocess_exec/_shell, bound in loop/borrowed.pyx) and the
 # transport's bookkeeping (base_subprocess.BaseSubprocessTransport: Popen,
 # connecting stdin/stdout/stderr through connect_write_pipe/connect_read_pipe
 # with its pipe protocols, connection_made after the pipes, wait(), close()

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from helpers import open_fds
+from helpers import DEBUG_DEFAULT, open_fds
 
 
 async def _coro():
@@ -83,7 +83,7 @@ def test_harmless_methods_still_work_on_a_closed_loop(loop):
     loop.close()
     loop.stop()
     assert isinstance(loop.time(), float)
-    assert loop.get_debug() is False
+    assert loop.get_debug() is DEBUG_DEFAULT
     assert not loop.is_running()
     fut = loop.create_future()
     assert not fut.done()

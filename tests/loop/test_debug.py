@@ -9,11 +9,12 @@ import time
 
 import pytest
 
-from helpers import run_briefly, run_python
+from helpers import DEBUG_DEFAULT, run_briefly, run_python
 
 
-def test_debug_is_off_by_default_and_set_debug_switches_it(loop):
-    assert loop.get_debug() is False
+def test_debug_follows_the_environment_and_set_debug_switches_it(loop):
+    # Off, unless PYTHONASYNCIODEBUG or -X dev (CI runs the suite both ways).
+    assert loop.get_debug() is DEBUG_DEFAULT
     loop.set_debug(True)
     assert loop.get_debug() is True
     loop.set_debug(False)
@@ -48,6 +49,7 @@ def test_slow_callback_is_logged_in_debug_mode(loop, caplog):
 
 def test_slow_callback_is_not_logged_without_debug(loop, caplog):
     caplog.set_level(logging.WARNING, logger="asyncio")
+    loop.set_debug(False)
     loop.slow_callback_duration = 0.05
     loop.call_soon(_slow)
     run_briefly(loop)
@@ -91,6 +93,7 @@ def test_handles_record_their_source_traceback_in_debug_mode(loop):
 
 
 def test_no_source_traceback_without_debug(loop):
+    loop.set_debug(False)
     h = loop.call_soon(int)
     assert h._source_traceback is None
     run_briefly(loop)

@@ -34,7 +34,9 @@ def test_failing_callback_goes_to_the_handler_and_the_loop_keeps_running(loop):
     assert len(contexts) == 1
     lp, ctx = contexts[0]
     assert lp is loop
-    assert set(ctx) == {"message", "exception", "handle"}
+    # Debug mode adds where the callback was scheduled.
+    extra = {"source_traceback"} if loop.get_debug() else set()
+    assert set(ctx) == {"message", "exception", "handle"} | extra
     assert isinstance(ctx["exception"], Boom)
     assert ctx["handle"] is h
     assert ctx["message"].startswith("Exception in callback boom()")

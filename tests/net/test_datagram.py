@@ -2,6 +2,7 @@
 unconnected, error_received, close/abort, sendto's argument checks."""
 
 import asyncio
+import errno
 import os
 import socket
 import sys
@@ -318,4 +319,62 @@ def test_datagram_close_flushes_queue_abort_drops_it(run, dgram_paths, how):
             assert ct.get_write_buffer_size() == 0
         st.close()
         await sp.closed
+    run(main)
+
+
+@pytest.mark.parametrize("loop_name", ["aioloop"])
+def test_sendto_without_address_on_a_connected_sock_goes_to_the_peer(run):
+    # aioloop only, on purpose (README): asyncio calls sendto(data, None) on
+    # a socket whose peer has no name (an unnamed socketpair's peername is
+    # '') and fails the transport with TypeError; uvloop sends to the peer.
+    async def main():
+        loop = asyncio.get_running_loop()
+        mine, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        peer.setblocking(False)
+        with peer:
+            t, p = await loop.create_datagram_endpoint(DgramRecorder, sock=mine)
+            assert t.get_extra_info("peername") == ""
+            t.sendto(b"one")
+            t.sendto(bytearray(b"two"), None)
+            assert [peer.recv(16), peer.recv(16)] == [b"one", b"two"]
+            assert not p.errors and not t.is_closing()
+            peer.send(b"back")
+            await p.wait_for(1)
+            assert p.datagrams[0][0] == b"back"
+            t.close()
+            assert await p.closed is None
+    run(main)
+
+
+@pytest.mark.parametrize("loop_name", ["aioloop"])
+def test_sendto_without_address_on_an_unconnected_sock_is_error_received(run):
+    # With no peer the kernel refuses (EDESTADDRREQ): an error for the
+    # protocol, the transport stays open (asyncio: TypeError, transport lost).
+    async def main():
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        t, p = await loop.create_datagram_endpoint(DgramRecorder, sock=sock)
+        t.sendto(b"nowhere")
+        await p.wait_for(0, 1)
+        assert p.errors[0].errno == errno.EDESTADDRREQ
+        assert not t.is_closing()
+        t.close()
+        await p.closed
+    run(main)
+
+
+def test_paused_reflects_pause_reading(run):
+    # asyncio's socket transports keep pause_reading() in `_paused`, which
+    # tests and libraries read.
+    async def main():
+        loop = asyncio.get_running_loop()
+        t, p = await loop.create_datagram_endpoint(DgramRecorder, local_addr=("127.0.0.1", 0))
+        assert t._paused is False
+        t.pause_reading()
+        assert t._paused is True and not t.is_reading()
+        t.resume_reading()
+        assert t._paused is False and t.is_reading()
+        t.close()
+        await p.closed
     run(main)

@@ -737,3 +737,21 @@ def test_write_of_contiguous_memoryviews_of_any_shape(run, view):
             assert got == b"abcdef" + b"x" * TOTAL + b"abcdef" * 2 + b"!"
             assert await p.closed is None
     run(main)
+
+
+def test_paused_reflects_pause_reading(run):
+    # asyncio's socket transports keep pause_reading() in `_paused`, which
+    # tests and libraries read.
+    async def main():
+        loop = asyncio.get_running_loop()
+        mine, peer = socket.socketpair()
+        with peer:
+            t, p = await loop.create_connection(Recorder, sock=mine)
+            assert t._paused is False
+            t.pause_reading()
+            assert t._paused is True and not t.is_reading()
+            t.resume_reading()
+            assert t._paused is False and t.is_reading()
+            t.close()
+            assert await p.closed is None
+    run(main)

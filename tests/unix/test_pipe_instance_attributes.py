@@ -46,3 +46,39 @@ def test_write_pipe_method_can_be_replaced_on_the_instance(loop, name):
 
     run(loop, main())
     os.close(rfd)
+
+
+@pytest.mark.parametrize("name", ["pause_reading", "resume_reading", "is_reading"])
+def test_write_pipe_refuses_the_read_half_with_not_implemented(loop, name):
+    # asyncio's write pipe transport is an asyncio.Transport (through
+    # _FlowControlMixin): the ReadTransport methods exist and raise
+    # NotImplementedError, which callers that probe them catch.
+    rfd, wfd = os.pipe()
+
+    async def main():
+        transport, _ = await loop.connect_write_pipe(asyncio.Protocol, open(wfd, "wb", buffering=0))
+        assert isinstance(transport, asyncio.Transport)
+        with pytest.raises(NotImplementedError):
+            getattr(transport, name)()
+        transport.close()
+        await asyncio.sleep(0)
+
+    run(loop, main())
+    os.close(rfd)
+
+
+def test_read_pipe_paused_reflects_pause_reading(loop):
+    rfd, wfd = os.pipe()
+
+    async def main():
+        transport, _ = await loop.connect_read_pipe(asyncio.Protocol, open(rfd, "rb", buffering=0))
+        assert transport._paused is False
+        transport.pause_reading()
+        assert transport._paused is True and not transport.is_reading()
+        transport.resume_reading()
+        assert transport._paused is False and transport.is_reading()
+        transport.close()
+        await asyncio.sleep(0)
+
+    run(loop, main())
+    os.close(wfd)
