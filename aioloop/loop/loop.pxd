@@ -45,6 +45,10 @@ cdef class EventLoopCore:
         public object _coroutine_origin_tracking_saved_depth
         public double slow_callback_duration
         double _clock_resolution
+        # time() is replaced (an instance attribute, as mock.patch.object()
+        # sets, or a subclass's method): the run cycle and call_later() read
+        # the clock through it, as asyncio's do. Kept by __setattr__.
+        bint _custom_clock
         object _old_agen_hooks
         CycleHook _hook               # the layer above's cycle hook, or None
         LoopRemote _remote
@@ -65,6 +69,8 @@ cdef class EventLoopCore:
         return self._remote
     cdef int _check_fork(self) except -1
     cdef double _now(self) noexcept
+    cdef int _sync_clock(self) except -1
+    cdef double _clock(self) except? -1.0
     cdef Handle _make_handle(self, Handle h, object callback, tuple args, object context, str method, bint scheduling=*)
     cdef int _run_handle(self, Handle h) except -1
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1

@@ -25,7 +25,10 @@ import asyncio.sslproto as _sslproto
 from asyncio.log import logger as _logger
 
 from cpython.exc cimport PyErr_CheckSignals
-from cpython.object cimport PyCallable_Check
+from cpython.object cimport PyCallable_Check, PyObject
+
+cdef extern from "Python.h":
+    int PyObject_GenericSetAttr(object o, object name, PyObject *value) except -1
 from libc.math cimport ceil, isnan
 from aioloop.includes.linux cimport *
 from aioloop.includes.atomics cimport *
@@ -33,6 +36,7 @@ from aioloop.includes.python cimport PyContext_Enter, PyContext_Exit, PyContext_
 from aioloop.includes.python cimport _PyContext_Enter_ptr, _PyContext_Exit_ptr
 
 cdef object _Future = _asyncio.Future
+cdef object _CORE_TIME = None       # EventLoopCore.time, set below the class
 cdef object _Task = _asyncio.Task
 cdef object _set_running_loop = _events._set_running_loop
 cdef object _get_running_loop = _events._get_running_loop
@@ -149,6 +153,7 @@ cdef class EventLoopCore:
         clock_getres(CLOCK_MONOTONIC, &res)
         self._clock_resolution = <double>res.tv_sec + <double>res.tv_nsec * 1e-9
         self._debug = bool(_is_debug_mode())
+        self._sync_clock()
 
     # --- state ---------------------------------------------------------------
 
@@ -207,6 +212,35 @@ cdef class EventLoopCore:
 
     cdef double _now(self) noexcept:
         return _monotonic()
+
+    # A replaced time(). asyncio's loop reads its clock through self.time()
+    # (poll timeout, due timers, call_later), so tests freeze or move a
+    # loop's time with mock.patch.object(loop, "time") and subclasses
+    # override it; aiohttp's own tests do. The C paths read CLOCK_MONOTONIC
+    # directly unless time() is replaced: the flag is computed when the loop
+    # is made (a subclass's time()) and whenever `time` is set or deleted on
+    # the instance, so the usual cycle pays one branch.
+
+    def __setattr__(self, name, value):
+        PyObject_GenericSetAttr(self, name, <PyObject *>value)
+        if name == 'time':
+            self._sync_clock()
+
+    def __delattr__(self, name):
+        PyObject_GenericSetAttr(self, name, NULL)
+        if name == 'time':
+            self._sync_clock()
+
+    cdef int _sync_clock(self) except -1:
+        inst = getattr(self, '__dict__', None)
+        self._custom_clock = (getattr(type(self), 'time', None) is not _CORE_TIME
+                              or (inst is not None and 'time' in inst))
+        return 0
+
+    cdef double _clock(self) except? -1.0:
+        if not self._custom_clock:
+            return _monotonic()
+        return self.time()
 
     def stats(self):
         """Counters since the loop was made (libaio's counters): callbacks
@@ -347,7 +381,7 @@ cdef class EventLoopCore:
                 f'delay must be a number, got {type(delay).__name__}') from None
         if isnan(d):
             raise ValueError('delay must not be NaN')
-        return self._call_at(_monotonic() + d, callback, args, context, 'call_later')
+        return self._call_at(self._clock() + d, callback, args, context, 'call_later')
 
     def call_at(self, when, callback, *args, context=None):
         """Run callback(*args) at loop time `when`. Returns a TimerHandle.
@@ -461,7 +495,7 @@ cdef class EventLoopCore:
         if ready.count or self._stopping or self._inbox.spare_left:
             timeout_ms = 0
         elif timers.size:
-            delta = timers.top()._when - _monotonic()
+            delta = timers.top()._when - self._clock()
             if delta <= 0:
                 timeout_ms = 0
             elif delta * 1000.0 >= _MAX_POLL_MS:
@@ -517,7 +551,7 @@ cdef class EventLoopCore:
         # Timers due now, plus the clock's resolution (as asyncio): a timer
         # for "now" never waits for another pass.
         if timers.size:
-            end = _monotonic() + self._clock_resolution
+            end = self._clock() + self._clock_resolution
         while timers.size:
             t = timers.top()
             if t._cancelled:
@@ -898,3 +932,6 @@ cdef class EventLoopCore:
         if self._closed:
             return False
         return self._remove_fd_callback(self._registered_fd(fd), False)
+
+
+_CORE_TIME = EventLoopCore.time
