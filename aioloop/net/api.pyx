@@ -13,7 +13,7 @@ import asyncio.selector_events as _selector_events
 import asyncio.unix_events as _unix_events
 
 _NET_FROM_BASE = (
-    'getaddrinfo', 'getnameinfo', '_ensure_resolved',
+    'getaddrinfo', '_getaddrinfo_debug', 'getnameinfo', '_ensure_resolved',
     'create_connection', '_connect_sock', '_create_connection_transport',
     'create_server', '_create_server_getaddrinfo', 'connect_accepted_socket',
     'create_datagram_endpoint', 'start_tls',
