@@ -15,6 +15,12 @@
 # tests/integration/ (real applications on aioloop: aiohttp, websockets,
 # uvicorn, anyio, pytest-asyncio) with the `integration` extra's packages
 # installed; the unit run leaves that folder out so nothing runs twice.
+#
+# On Python 3.12 only, the applications' own test suites then run on aioloop
+# (tests/integration/app_suites.py: anyio's, and a loop-heavy part of
+# aiohttp's, from their sdists, fetched with pip into ~/.cache/aioloop), with
+# the `appsuites` extra installed; AIOLOOP_APPSUITES=0 skips the step, and
+# AIOLOOP_APPSUITES_PYTHON picks another version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -77,6 +83,24 @@ for v in $pythons; do
     last=$(grep -E '^=*\s*([0-9]+ [a-z]+.* in [0-9.]+s|no tests ran)' "$venv/integration.log" 2>/dev/null | tail -n1 | tr -d '=' | sed 's/^ *//; s/ *$//' || true)
     summary+=("Python $v: integration: ${last:-no summary} (exit $rc)")
     [ $rc -eq 0 ] || status=1
+
+    # Application suites: anyio's and aiohttp's own tests on aioloop, one
+    # Python only (their time is the budget); a failure, a suite that does
+    # not finish or a missing package fails the run. The runner's last line
+    # is the summary (counts per suite).
+    if [ "${AIOLOOP_APPSUITES:-1}" != 0 ] && [ "$v" = "${AIOLOOP_APPSUITES_PYTHON:-3.12}" ]; then
+        echo "=== Python $v: application suites (tests/integration/app_suites.py)"
+        mapfile -t app_reqs < <("$venv/bin/python" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["appsuites"]))')
+        rm -f "$venv/appsuites.log"
+        set +e
+        "$venv/bin/python" -m pip install -q "${app_reqs[@]}" &&
+            timeout 420 "$venv/bin/python" tests/integration/app_suites.py --timeout 300 2>&1 | tee "$venv/appsuites.log"
+        rc=${PIPESTATUS[0]}
+        set -e
+        line=$(grep '^app suites on ' "$venv/appsuites.log" 2>/dev/null | tail -n1 || true)
+        summary+=("Python $v: ${line:-app suites: runner failed} (exit $rc)")
+        [ $rc -eq 0 ] || status=1
+    fi
 done
 printf '%s\n' "${summary[@]}"
 exit $status
