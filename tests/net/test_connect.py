@@ -156,4 +156,5 @@ def test_getaddrinfo_and_open_connection_in_debug_mode(loop_factory):
             await writer.wait_closed()
         return True
 
-    assert asyncio.run(main(), loop_factory=loop_factory, debug=True)
+    with asyncio.Runner(loop_factory=loop_factory, debug=True) as runner:
+        assert runner.run(main())
