@@ -24,15 +24,15 @@ both loops (the environment: deselected) and the ones that fail on aioloop
 only and are not fixed yet (strict xfail on aioloop: a fix shows up as
 XPASS and fails the run until the entry goes), and the few whose outcome
 depends on thread timing (non-strict xfail). An entry is a node id (which
-also covers its parametrisations) or an fnmatch pattern over node ids. Everything else must pass: the exit status is
-non-zero if any selected test fails or errors, or a suite does not finish.
+also covers its parametrisations) or an fnmatch pattern over node ids.
+Everything else must pass: the exit status is non-zero if any selected test
+fails or errors, or a suite does not finish.
 The last line printed is a one-line summary of the counts.
 """
 
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -66,6 +66,7 @@ SUITES = {
     },
     "aiohttp": {
         "dist": "aiohttp",
+        # README.rst: test_static_file_directory_traversal_attack serves it.
         "unpack": ["tests/", "pytest.ini", "README.rst"],
         # Its addopts want xdist, coverage and doctests of the package:
         # replaced by the marker filter they also carry.
@@ -94,7 +95,7 @@ def sdist(dist):
             return path
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps",
-         "--no-build-isolation", "-d", CACHE, f"{dist}=={version}"],
+         "-d", CACHE, f"{dist}=={version}"],
         check=True)
     for name in (f"{dist}-{version}.tar.gz", f"{dist.replace('-', '_')}-{version}.tar.gz"):
         path = os.path.join(CACHE, name)
