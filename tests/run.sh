@@ -23,6 +23,12 @@
 # exercised nowhere else. tests/bench is left out of that run: it tests the
 # benchmark harness, whose subprocesses would only benchmark debug mode.
 #
+# On Python 3.12 only, the applications' own test suites then run on aioloop
+# (tests/integration/app_suites.py: anyio's, and a loop-heavy part of
+# aiohttp's, from their sdists, fetched with pip into ~/.cache/aioloop), with
+# the `appsuites` extra installed; AIOLOOP_APPSUITES=0 skips the step, and
+# AIOLOOP_APPSUITES_PYTHON picks another version.
+#
 # Then, on one version (3.12): the packaging check (tests/packaging.sh: sdist
 # -> wheel -> fresh venv -> an example run from outside the tree) and the type
 # stubs (tests/typing/check.sh: mypy --strict, pyright, stubtest).
@@ -117,6 +123,24 @@ for v in $pythons; do
             summary+=("${line:-conformance $v: runner failed (exit $rc)} (debug mode)")
             [ $rc -eq 0 ] || status=1
         fi
+    fi
+
+    # Application suites: anyio's and aiohttp's own tests on aioloop, one
+    # Python only (their time is the budget); a failure, a suite that does
+    # not finish or a missing package fails the run. The runner's last line
+    # is the summary (counts per suite).
+    if [ "${AIOLOOP_APPSUITES:-1}" != 0 ] && [ "$v" = "${AIOLOOP_APPSUITES_PYTHON:-3.12}" ]; then
+        echo "=== Python $v: application suites (tests/integration/app_suites.py)"
+        mapfile -t app_reqs < <("$venv/bin/python" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["appsuites"]))')
+        rm -f "$venv/appsuites.log"
+        set +e
+        "$venv/bin/python" -m pip install -q "${app_reqs[@]}" &&
+            timeout 420 "$venv/bin/python" tests/integration/app_suites.py --timeout 300 2>&1 | tee "$venv/appsuites.log"
+        rc=${PIPESTATUS[0]}
+        set -e
+        line=$(grep '^app suites on ' "$venv/appsuites.log" 2>/dev/null | tail -n1 || true)
+        summary+=("Python $v: ${line:-app suites: runner failed} (exit $rc)")
+        [ $rc -eq 0 ] || status=1
     fi
 done
 

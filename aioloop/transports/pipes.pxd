@@ -14,6 +14,7 @@ cdef class PipeTransport(FdTransport):
     cdef int _schedule_connection_lost(self, object exc) except -1
     cdef int _release(self) except -1
     cdef int _repr_polling(self, list info) except -1
+    cdef bint _settle(self) except -1
 
 
 cdef class ReadPipeTransport(PipeTransport):

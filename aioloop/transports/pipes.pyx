@@ -39,6 +39,18 @@ cdef object _set_result_unless_cancelled_p = _asyncio.futures._set_result_unless
 cdef enum:
     _PIPE_MAX_READ = 256 * 1024      # asyncio's max_size: bytes read per event
     _EIO = 5
+    # _settle(): reads at most this many times (64 MiB, far above any pipe's
+    # capacity), so a writer that never stops cannot keep the loop inside it.
+    _SETTLE_MAX_READS = 256
+
+
+cdef int _poll_now(int fd) except -1:
+    # The events pending on fd right now (poll(2) with no wait). POLLERR and
+    # POLLHUP are reported whatever is asked for.
+    p = _select.poll()
+    p.register(fd, _select.POLLIN)
+    ready = p.poll(0)
+    return ready[0][1] if ready else 0
 
 
 cdef int _check_pipe_mode(object mode, bint for_write) except -1:
@@ -155,6 +167,14 @@ cdef class PipeTransport(FdTransport):
     cdef int _repr_polling(self, list info) except -1:
         return 0
 
+    cdef bint _settle(self) except -1:
+        """The process at the other end has exited (unix/subprocess.pyx):
+        deliver now what the pipe already says, without waiting for the
+        poller. True when the pipe's end is known (connection_lost() is on
+        its way), False when it stays open: another process (a grandchild)
+        holds the other end, or reading is paused."""
+        return self._lost_scheduled
+
 
 cdef class ReadPipeTransport(PipeTransport):
 
@@ -182,6 +202,19 @@ cdef class ReadPipeTransport(PipeTransport):
         if self.mask & EPOLLIN and events & ~EPOLLOUT:
             self._read_ready()
         return 0
+
+    cdef bint _settle(self) except -1:
+        # Whatever the exited writer wrote is in the pipe already: read it
+        # (data_received) up to EOF, or until the pipe is empty while another
+        # writer keeps it open, or until the protocol pauses reading.
+        cdef int i
+        for i in range(_SETTLE_MAX_READS):
+            if self._lost_scheduled or not (self.mask & EPOLLIN):
+                break
+            if not _poll_now(self.fd):
+                break
+            self._read_ready()
+        return self._lost_scheduled
 
     cdef int _read_ready(self) except -1:
         cdef ssize_t n
@@ -268,6 +301,14 @@ cdef class WritePipeTransport(PipeTransport):
         if self.mask & EPOLLOUT:
             return self._write_ready()
         return 0
+
+    cdef bint _settle(self) except -1:
+        # The child was reading the other end. If nobody else holds it, the
+        # kernel already reports the reader's close (POLLERR): take it now.
+        if (not self._lost_scheduled and self._pipe is not None and self._watch_peer
+                and _poll_now(self.fd) & (_select.POLLERR | _select.POLLHUP)):
+            self._peer_closed()
+        return self._lost_scheduled
 
     cdef int _peer_closed(self) except -1:
         if self._loop._debug:

@@ -11,15 +11,24 @@
 # pipes are our Cython transports (transports/pipes.pyx); the child's exit
 # comes from its pidfd on our poller (unix/children.pyx).
 #
-# Callback order, where we are stricter than asyncio. asyncio documents that
-# process_exited() may come before pipe_data_received()/pipe_connection_lost()
-# (its child watcher and the pipes race, CPython gh-108973). Here it never
-# does: the exit status the kernel gives is held until every pipe has
-# reported connection_lost, so a protocol always sees all the output, then
-# each pipe_connection_lost, then process_exited, then connection_lost.
-# The status is not hidden meanwhile: get_returncode() (Process.returncode)
-# has it at once, and wait() returns at the exit even when a grandchild keeps
-# a pipe open (asyncio 3.11-3.13 wait for the pipes then, CPython gh-119710).
+# Callback order. process_exited() is the protocol's signal that the child
+# has gone, as on asyncio, so it must not wait for the pipes: a grandchild
+# may hold stdout (or stdin) open long after the child exited, and protocols
+# such as anyio's report the exit from process_exited(). asyncio calls it as
+# soon as its child watcher sees the exit, and documents that it may then
+# come before pipe_data_received()/pipe_connection_lost() (CPython
+# gh-108973). Here, when the child is reaped, each pipe first delivers what
+# the kernel already holds for it (PipeTransport._settle: the exited child's
+# output is all in the pipe, and EOF or the reader's close is there unless
+# another process holds the other end). If that ends every pipe, their
+# pipe_connection_lost() calls come first, then process_exited(), then
+# connection_lost(): the usual case, where a protocol sees all the output
+# before the exit. If a pipe stays open (a grandchild holds it, or reading
+# is paused), process_exited() follows at once, after the output read so
+# far, and that pipe's data and pipe_connection_lost() come when they come.
+# get_returncode() (Process.returncode) has the status as soon as the child
+# is reaped, and wait() returns at the exit even when a grandchild keeps a
+# pipe open (asyncio 3.11-3.13 wait for the pipes then, CPython gh-119710).
 
 
 cdef object _UnixSubprocessTransport = _unix_events._UnixSubprocessTransport
@@ -33,6 +42,7 @@ class SubprocessTransport(_UnixSubprocessTransport):
 
     _exit_status = None     # the kernel's status, before process_exited()
     _child_watch = None     # PidfdWatch while the pidfd is ours, else None
+    _open_at_exit = ()      # fds of the pipes left open when the child was reaped
 
     def get_returncode(self):
         """The child's return code as soon as the loop has reaped it
@@ -55,6 +65,34 @@ class SubprocessTransport(_UnixSubprocessTransport):
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(returncode)
+        self._settle_exit()
+
+    def _settle_exit(self):
+        # The child is reaped: settle the pipes, then report the exit now
+        # unless every pipe's connection_lost() is on its way (see the top).
+        if self._exit_status is None or self._returncode is not None:
+            return
+        open_at_exit = []
+        for fd, proto in self._pipes.items():
+            if proto is None or proto.pipe is None:
+                state = -1                  # still being connected
+            elif proto.disconnected:
+                continue
+            else:
+                state = _settle_pipe(proto.pipe)
+            if state < 0:
+                if self._closed:
+                    # close() came first: its pipes close on their own.
+                    continue
+                # The pipe does not read yet (connection_made() and the first
+                # read are queued): settle once it does.
+                self._loop.call_soon(self._settle_exit)
+                return
+            if state == 0:
+                open_at_exit.append(fd)
+        # The exit is reported once the pipes that ended have said so; the
+        # ones left open are not waited for.
+        self._open_at_exit = tuple(open_at_exit)
         self._maybe_report_exit()
 
     def _pipe_connection_lost(self, fd, exc):
@@ -64,7 +102,8 @@ class SubprocessTransport(_UnixSubprocessTransport):
     def _maybe_report_exit(self):
         if self._exit_status is None or self._returncode is not None:
             return
-        if all(p is not None and p.disconnected for p in self._pipes.values()):
+        if all(p is not None and (p.disconnected or fd in self._open_at_exit)
+               for fd, p in self._pipes.items()):
             self._process_exited(self._exit_status)
 
     async def _wait(self):
@@ -96,6 +135,20 @@ class SubprocessTransport(_UnixSubprocessTransport):
 
     def kill(self):
         self.send_signal(_SIGKILL)
+
+
+cdef int _settle_pipe(object transport) except -2:
+    # 1: the pipe's end is known (connection_lost() is on its way); 0: it
+    # stays open for now; -1: it does not read yet.
+    cdef ReadPipeTransport r
+    if isinstance(transport, ReadPipeTransport):
+        r = <ReadPipeTransport>transport
+        if (r._pipe is not None and not r._closing and not r._paused
+                and not (r.mask & EPOLLIN)):
+            return -1
+    if isinstance(transport, PipeTransport):
+        return 1 if (<PipeTransport>transport)._settle() else 0
+    return 0
 
 
 async def _spawn_subprocess(UnixLoop loop, protocol, args, shell, stdin, stdout,

@@ -136,3 +136,25 @@ def test_getaddrinfo_and_getnameinfo(run):
             t.close()
             await p.closed
     run(main)
+
+
+def test_getaddrinfo_and_open_connection_in_debug_mode(loop_factory):
+    # In debug mode asyncio's getaddrinfo() goes through the loop's
+    # _getaddrinfo_debug() (timing and logging), which Loop must have:
+    # anyio's tests run with debug=True and connect to "localhost".
+    async def main():
+        loop = asyncio.get_running_loop()
+        assert loop.get_debug()
+        infos = await loop.getaddrinfo("localhost", 80, family=socket.AF_INET, type=socket.SOCK_STREAM)
+        assert infos and all(i[4][0] == "127.0.0.1" for i in infos)
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            reader, writer = await asyncio.open_connection("localhost", port, family=socket.AF_INET)
+            assert await reader.read() == b""
+            writer.close()
+            await writer.wait_closed()
+        return True
+
+    with asyncio.Runner(loop_factory=loop_factory, debug=True) as runner:
+        assert runner.run(main())

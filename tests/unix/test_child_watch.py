@@ -114,7 +114,7 @@ def test_popen_knows_the_status_the_loop_reaped(aloop):
 def test_returncode_and_wait_do_not_wait_for_a_grandchild_holding_the_pipe(aloop):
     # The shell exits at once; its background child keeps stdout open for a
     # while. The exit is known (returncode, wait()) long before the pipe
-    # closes; process_exited() waits for the pipe (README: behaviour).
+    # closes; process_exited() does not wait for it either (README: behaviour).
     async def main():
         proc = await asyncio.create_subprocess_exec(
             "/bin/sh", "-c", "sleep 3 & echo started", stdout=PIPE)

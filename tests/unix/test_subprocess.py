@@ -152,6 +152,100 @@ def test_process_exited_comes_after_every_pipe_closed(loop, loop_name, round):
     assert len(proto.output[1]) == 70000
 
 
+# --- a grandchild holding the pipes -----------------------------------------------
+
+
+class ExitRecordingProtocol(RecordingSubprocessProtocol):
+    """Also resolves `exited` at process_exited(), with the output so far."""
+
+    def __init__(self, loop):
+        super().__init__(loop)
+        self.exited = loop.create_future()
+
+    def process_exited(self):
+        super().process_exited()
+        self.exited.set_result({fd: bytes(out) for fd, out in self.output.items()})
+
+
+@pytest.mark.parametrize("held", ["stdin_stdout_stderr", "stdin"])
+def test_process_exited_while_a_grandchild_holds_the_pipes(loop, loop_name, held):
+    # The child starts a grandchild that inherits the pipes (all three, as in
+    # anyio's test_wait_returns_on_process_exit_with_open_stdout, or stdin
+    # only) and waits for EOF on stdin, then exits. process_exited() reports
+    # the exit at once, as on asyncio, while we still hold stdin open; once
+    # stdin is closed the grandchild exits and the pipes end.
+    redirect = "" if held == "stdin_stdout_stderr" else ", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL"
+    code = ("import subprocess, sys\n"
+            "subprocess.Popen([sys.executable, '-c', "
+            "'import select, sys; select.select([sys.stdin], [], [], 30)']" + redirect + ")\n"
+            "print('spawned', flush=True)\n")
+
+    async def main():
+        tr, proto = await loop.subprocess_exec(
+            lambda: ExitRecordingProtocol(loop), PY, "-c", code)
+        try:
+            output_at_exit = await asyncio.wait_for(asyncio.shield(proto.exited), 10)
+            assert tr.get_returncode() == 0
+            assert tr.get_pipe_transport(0).get_write_buffer_size() == 0
+            assert ("connection_lost",) not in proto.events
+        finally:
+            tr.get_pipe_transport(0).close()       # the grandchild's EOF
+        assert await asyncio.wait_for(proto.done, 20) is None
+        tr.close()
+        return output_at_exit, proto
+
+    output_at_exit, proto = run(loop, main())
+    ev = proto.events
+    assert bytes(proto.output[1]) == b"spawned\n"
+    assert ev.count(("process_exited",)) == 1
+    for fd in (0, 1, 2):
+        assert ev.count(("pipe_connection_lost", fd)) == 1
+    assert ev[-1] == ("connection_lost",)
+    if loop_name == "aioloop":
+        # What the child wrote before it exited is delivered before the exit
+        # (asyncio documents no order, CPython gh-108973).
+        assert output_at_exit[1] == b"spawned\n"
+        if held == "stdin":
+            # Only stdin stays open: stdout and stderr end before the exit.
+            exited = ev.index(("process_exited",))
+            assert ev.index(("pipe_connection_lost", 1)) < exited
+            assert ev.index(("pipe_connection_lost", 2)) < exited
+            assert ev.index(("pipe_connection_lost", 0)) > exited
+
+
+def test_anyio_style_wait_on_process_exited_with_open_stdout(loop):
+    # anyio's Process.wait() waits for process_exited() (its protocol sets an
+    # Event there), with stdin still open and a grandchild holding stdout.
+    code = ("import subprocess, sys\n"
+            "subprocess.Popen([sys.executable, '-c', "
+            "'import select, sys; select.select([sys.stdin], [], [], 30)'])\n")
+
+    class Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+        def __init__(self):
+            super().__init__(limit=2**16, loop=loop)
+            self.exited = asyncio.Event()
+
+        def process_exited(self):
+            super().process_exited()
+            self.exited.set()
+
+    async def main():
+        tr, proto = await loop.subprocess_exec(
+            Protocol, PY, "-c", code, stdin=PIPE, stdout=PIPE, stderr=PIPE)
+        proc = asyncio.subprocess.Process(tr, proto, loop)
+        try:
+            await asyncio.wait_for(proto.exited.wait(), 5)
+            assert proc.returncode == 0
+        finally:
+            proc.stdin.close()
+        assert await proc.stdout.read() == b""
+        assert await proc.stderr.read() == b""
+        return await asyncio.wait_for(proc.wait(), 20)
+
+    loop.set_debug(True)
+    assert run(loop, main()) == 0
+
+
 # --- stdin/stdout/stderr redirection ---------------------------------------------
 
 
