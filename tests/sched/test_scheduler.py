@@ -663,20 +663,32 @@ def test_base_exception_in_a_dispatch_thread_ends_run_with_it(clean_exit, exc):
     assert all(loop.is_closed() for loop in s.loops)
 
 
+# Run `main` under aioloop.run(threads=4) in a child; Ctrl-C must end it
+# with KeyboardInterrupt and no thread left but the main one.
+_CTRL_C_CHILD = """
+import asyncio, signal, sys, threading, aioloop
+{main}
+try:
+    aioloop.run(main(), threads=4)
+except KeyboardInterrupt:
+    print("interrupted", threading.active_count(), flush=True)
+    sys.exit(0)
+"""
+
+
+def _assert_interrupted(proc, out):
+    assert proc.returncode == 0
+    assert out.split() == ["interrupted", "1"]
+
+
 def test_ctrl_c_of_a_scheduler_run_ends_with_keyboard_interrupt_and_no_thread():
-    code = textwrap.dedent("""
-        import asyncio, sys, threading, aioloop
+    code = _CTRL_C_CHILD.format(main=textwrap.dedent("""
         async def main():
             for i in range(4):
                 aioloop.spawn(asyncio.sleep(100), hint=i)
             print("ready", flush=True)
             await asyncio.sleep(100)
-        try:
-            aioloop.run(main(), threads=4)
-        except KeyboardInterrupt:
-            print("interrupted", threading.active_count(), flush=True)
-            sys.exit(0)
-    """)
+    """))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             text=True)
     try:
@@ -685,8 +697,7 @@ def test_ctrl_c_of_a_scheduler_run_ends_with_keyboard_interrupt_and_no_thread():
         out, _ = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 0
-    assert out.split() == ["interrupted", "1"]
+    _assert_interrupted(proc, out)
 
 
 def test_ctrl_c_delivered_to_another_dispatch_thread_still_interrupts_the_run():
@@ -694,24 +705,17 @@ def test_ctrl_c_delivered_to_another_dispatch_thread_still_interrupts_the_run():
     # block it. Here it goes to dispatch thread 2 on purpose (pthread_kill),
     # while thread 0, where Python runs signal handlers, sleeps in epoll_wait
     # with nothing else to wake it.
-    code = textwrap.dedent("""
-        import asyncio, signal, sys, threading, aioloop
+    code = _CTRL_C_CHILD.format(main=textwrap.dedent("""
         async def ctrl_c_to_this_thread():
             await asyncio.sleep(0.2)
             signal.pthread_kill(threading.get_ident(), signal.SIGINT)
         async def main():
             aioloop.spawn(ctrl_c_to_this_thread(), hint=2)
             await asyncio.sleep(100)
-        try:
-            aioloop.run(main(), threads=4)
-        except KeyboardInterrupt:
-            print("interrupted", threading.active_count(), flush=True)
-            sys.exit(0)
-    """)
-    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                         text=True, timeout=30)
-    assert out.returncode == 0
-    assert out.stdout.split() == ["interrupted", "1"]
+    """))
+    proc = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                          text=True, timeout=30)
+    _assert_interrupted(proc, proc.stdout)
 
 
 def test_a_forked_child_cannot_use_the_parents_scheduler_but_can_make_its_own():
