@@ -44,6 +44,11 @@ cdef class EventLoopCore:
         public object _coroutine_origin_tracking_saved_depth
         public double slow_callback_duration
         double _clock_resolution
+        # One receive buffer per loop, shared by its transports (socket and
+        # pipe) and sock_recv(): a read lands here and only the bytes that
+        # arrived are copied out. Loop thread only.
+        char *_recv_buf
+        Py_ssize_t _recv_buf_size
         # An instance attribute `time` was set: mock.patch.object(loop,
         # 'time') replaced the clock (see _clock_is_ours in loop.pyx).
         bint _time_on_instance

@@ -16,6 +16,7 @@ from cpython.weakref cimport PyWeakref_NewRef
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.object cimport PyCallable_Check
 from libc.math cimport ceil, isnan
+from libc.stdlib cimport malloc, free
 from aioloop.includes.linux cimport *
 from aioloop.includes.atomics cimport *
 from aioloop.includes.python cimport PyContext_Enter, PyContext_Exit, PyContext_CopyCurrent, PyThread_get_thread_ident
@@ -129,8 +130,16 @@ cdef int _fileobj_to_fd(object fileobj) except -2:
     return <int>fd
 
 
+cdef enum:
+    _RECV_BUF_SIZE = 256 * 1024     # asyncio's max_size per recv()
+
+
 cdef class EventLoopCore:
     def __cinit__(self, *args, **kwargs):
+        self._recv_buf_size = _RECV_BUF_SIZE
+        self._recv_buf = <char *>malloc(self._recv_buf_size)
+        if self._recv_buf == NULL:
+            raise MemoryError()
         self._poller = Poller()
         self._ready = ReadyQueue()
         self._timers = TimerHeap()
@@ -160,6 +169,10 @@ cdef class EventLoopCore:
         clock_getres(CLOCK_MONOTONIC, &res)
         self._clock_resolution = <double>res.tv_sec + <double>res.tv_nsec * 1e-9
         self._debug = bool(_is_debug_mode())
+
+    def __dealloc__(self):
+        free(self._recv_buf)
+        self._recv_buf = NULL
 
     # --- state ---------------------------------------------------------------
 

@@ -2,13 +2,8 @@
 # internal reader/writer API that asyncio's socket helpers call
 # (_add_reader & co., as in selector_events.BaseSelectorEventLoop).
 
-from libc.stdlib cimport malloc, free
-
 cdef object _set_nodelay_opts = (_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
 cdef object _INET_FAMILIES = frozenset((_socket.AF_INET, _socket.AF_INET6))
-
-cdef enum:
-    _RECV_BUF_SIZE = 256 * 1024     # asyncio's max_size per recv()
 
 cdef enum:
     # What a SockWait retries on each readiness of its socket.
@@ -107,16 +102,6 @@ cdef _set_nodelay(sock):
 
 
 cdef class NetLoop(EventLoopCore):
-    def __cinit__(self, *args, **kwargs):
-        self._recv_buf_size = _RECV_BUF_SIZE
-        self._recv_buf = <char *>malloc(self._recv_buf_size)
-        if self._recv_buf == NULL:
-            raise MemoryError()
-
-    def __dealloc__(self):
-        free(self._recv_buf)
-        self._recv_buf = NULL
-
     # --- the internal reader/writer API --------------------------------------
 
     def _add_reader(self, fd, callback, *args):

@@ -4,7 +4,7 @@ cdef class FdTransport(FdWatcher):
     # and fatal errors. Loop thread only. `_loop` and `_protocol` become None
     # once connection_lost() has run.
     cdef:
-        readonly NetLoop _loop
+        readonly EventLoopCore _loop
         object _protocol
         readonly dict _extra
         bint _closing           # close(), a fatal error or (pipes) EOF began

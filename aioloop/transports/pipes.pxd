@@ -8,7 +8,7 @@ cdef class PipeTransport(FdTransport):
         bint _lost_scheduled           # _call_connection_lost() is on its way
         bint _watch_peer               # FIFO or socket: the other end's close is reported
 
-    cdef int _init(self, NetLoop loop, object pipe, object protocol,
+    cdef int _init(self, EventLoopCore loop, object pipe, object protocol,
                    object extra, bint for_write) except -1
     cdef int _start(self, object first_step, object waiter) except -1
     cdef int _schedule_connection_lost(self, object exc) except -1

@@ -64,7 +64,7 @@ cdef int _check_pipe_mode(object mode, bint for_write) except -1:
 
 cdef class PipeTransport(FdTransport):
 
-    cdef int _init(self, NetLoop loop, object pipe, object protocol,
+    cdef int _init(self, EventLoopCore loop, object pipe, object protocol,
                    object extra, bint for_write) except -1:
         self._extra = {} if extra is None else extra
         self._extra['pipe'] = pipe
@@ -219,7 +219,7 @@ cdef class ReadPipeTransport(PipeTransport):
     cdef int _read_ready(self) except -1:
         cdef ssize_t n
         cdef int err
-        cdef NetLoop loop = self._loop
+        cdef EventLoopCore loop = self._loop
         cdef int fd = self.fd
         n = _c_read(fd, loop._recv_buf, min(loop._recv_buf_size, <Py_ssize_t>_PIPE_MAX_READ))
         if n < 0:
@@ -419,7 +419,7 @@ cdef class WritePipeTransport(PipeTransport):
 
 # --- factories (the loop's _make_read_pipe_transport & co.) --------------------
 
-cdef ReadPipeTransport _make_read_pipe(NetLoop loop, object pipe, object protocol,
+cdef ReadPipeTransport _make_read_pipe(EventLoopCore loop, object pipe, object protocol,
                                        object waiter, object extra):
     cdef ReadPipeTransport t = ReadPipeTransport.__new__(ReadPipeTransport)
     t._init(loop, pipe, protocol, extra, False)
@@ -427,7 +427,7 @@ cdef ReadPipeTransport _make_read_pipe(NetLoop loop, object pipe, object protoco
     return t
 
 
-cdef WritePipeTransport _make_write_pipe(NetLoop loop, object pipe, object protocol,
+cdef WritePipeTransport _make_write_pipe(EventLoopCore loop, object pipe, object protocol,
                                          object waiter, object extra):
     cdef WritePipeTransport t = WritePipeTransport.__new__(WritePipeTransport)
     t._init(loop, pipe, protocol, extra, True)

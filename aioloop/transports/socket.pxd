@@ -9,6 +9,6 @@ cdef class SocketTransport(FdTransport):
         object _server
         int _conn_lost         # >0 once connection_lost is scheduled
 
-    cdef int _init(self, NetLoop loop, object sock, object protocol,
+    cdef int _init(self, EventLoopCore loop, object sock, object protocol,
                    object extra, object server) except -1
     cdef bint admits_readers(self)

@@ -18,7 +18,7 @@ cdef bint _server_tracks_transports = len(_inspect.signature(_base_events.Server
 
 cdef class SocketTransport(FdTransport):
 
-    cdef int _init(self, NetLoop loop, object sock, object protocol,
+    cdef int _init(self, EventLoopCore loop, object sock, object protocol,
                    object extra, object server) except -1:
         self._loop = loop
         self._sock = sock
