@@ -71,7 +71,10 @@ class Loop(asyncio.AbstractEventLoop):
     def is_closed(self) -> bool: ...
     def close(self) -> None: ...
     async def shutdown_asyncgens(self) -> None: ...
-    async def shutdown_default_executor(self, timeout: float | None = None) -> None: ...
+    if sys.version_info >= (3, 12):
+        async def shutdown_default_executor(self, timeout: float | None = None) -> None: ...
+    else:
+        async def shutdown_default_executor(self) -> None: ...
 
     # callbacks, timers, futures and tasks
     def call_soon(self, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts],
@@ -85,6 +88,9 @@ class Loop(asyncio.AbstractEventLoop):
     def time(self) -> float: ...
     def create_future(self) -> asyncio.Future[Any]: ...
     if sys.version_info >= (3, 13):
+        # Typeshed's 3.13 AbstractEventLoop declares eager_start=, which later
+        # 3.13 patch releases take and 3.13.0 does not (a stub cannot tell
+        # patch releases apart; tests/test_stubs.py allows it).
         def create_task(self, coro: Generator[Any, None, _T] | Coroutine[Any, Any, _T], *,
                         name: str | None = None, context: contextvars.Context | None = None,
                         eager_start: bool | None = None) -> asyncio.Task[_T]: ...
@@ -108,14 +114,24 @@ class Loop(asyncio.AbstractEventLoop):
                           flags: int = 0) -> tuple[str, str]: ...
 
     # connections and servers
-    async def create_connection(
-        self, protocol_factory: Callable[[], _ProtocolT], host: str | None = None,
-        port: int | None = None, *, ssl: _SSLContext = None, family: int = 0, proto: int = 0,
-        flags: int = 0, sock: socket | None = None, local_addr: tuple[str, int] | None = None,
-        server_hostname: str | None = None, ssl_handshake_timeout: float | None = None,
-        ssl_shutdown_timeout: float | None = None, happy_eyeballs_delay: float | None = None,
-        interleave: int | None = None, all_errors: bool = False,
-    ) -> tuple[asyncio.Transport, _ProtocolT]: ...
+    if sys.version_info >= (3, 12):
+        async def create_connection(
+            self, protocol_factory: Callable[[], _ProtocolT], host: str | None = None,
+            port: int | None = None, *, ssl: _SSLContext = None, family: int = 0, proto: int = 0,
+            flags: int = 0, sock: socket | None = None, local_addr: tuple[str, int] | None = None,
+            server_hostname: str | None = None, ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None, happy_eyeballs_delay: float | None = None,
+            interleave: int | None = None, all_errors: bool = False,
+        ) -> tuple[asyncio.Transport, _ProtocolT]: ...
+    else:
+        async def create_connection(
+            self, protocol_factory: Callable[[], _ProtocolT], host: str | None = None,
+            port: int | None = None, *, ssl: _SSLContext = None, family: int = 0, proto: int = 0,
+            flags: int = 0, sock: socket | None = None, local_addr: tuple[str, int] | None = None,
+            server_hostname: str | None = None, ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None, happy_eyeballs_delay: float | None = None,
+            interleave: int | None = None,
+        ) -> tuple[asyncio.Transport, _ProtocolT]: ...
     if sys.version_info >= (3, 13):
         async def create_server(
             self, protocol_factory: Callable[[], asyncio.BaseProtocol],

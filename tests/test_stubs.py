@@ -26,7 +26,12 @@ RENAMED = {("Loop", "sock_recv"): {"nbytes": "n"}}
 # AbstractEventLoop stub of typeshed still declares them (an override cannot
 # drop one): reuse_address left create_datagram_endpoint in Python 3.11
 # (asyncio's loops refuse it too).
-TYPESHED_ONLY = {("Loop", "create_datagram_endpoint"): {"reuse_address"}}
+TYPESHED_ONLY = {
+    ("Loop", "create_datagram_endpoint"): {"reuse_address"},
+    # Typeshed's 3.13 AbstractEventLoop.create_task has eager_start=; asyncio
+    # took it in a later 3.13 patch release, 3.13.0 does not.
+    ("Loop", "create_task"): {"eager_start"},
+}
 
 
 def _tree(module):
