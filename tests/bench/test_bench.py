@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+
 
 import pytest
 
@@ -406,3 +408,9 @@ def test_dns_cells_resolve_on_every_loop(name, loop):
     fn, _, title = micro.BENCHMARKS[name]
     assert title.startswith("DNS: ")
     assert fn(loop, 20) > 0
+
+
+def test_flood_latency_cell_times_one_sleep_and_leaves_no_thread(loop):
+    before = threading.active_count()
+    assert micro.bench_flood_latency(loop, 1, producers=2) >= 0.05
+    assert threading.active_count() == before
