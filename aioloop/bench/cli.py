@@ -8,6 +8,7 @@ exit status is 0 unless the options are wrong (2) or the run is interrupted (130
 import argparse
 import datetime
 import fnmatch
+import importlib.util
 import json
 import math
 import os
@@ -153,13 +154,15 @@ def describe_method(plan, args):
     lines = [f"{plan.rounds} round{'s' if plan.rounds > 1 else ''}{' (--quick)' if args.quick else ''}; "
              "within a round the loops run one after another, in an order rotated each round; "
              "every cell in a process of its own."]
-    if s.server_cpu is None:
+    suites = {w.suite for w in plan.workloads}
+    if not suites & {"echo", "http"}:
+        pass        # no server, nothing pinned
+    elif s.server_cpu is None:
         lines.append("server and load client not pinned to CPUs.")
     elif s.server_cpu == s.client_cpu:
         lines.append(f"server and its load client pinned to one CPU (CPU {s.server_cpu}).")
     else:
         lines.append(f"server pinned to CPU {s.server_cpu}, load client to CPU {s.client_cpu}.")
-    suites = {w.suite for w in plan.workloads}
     if "echo" in suites:
         client = ("the C epoll load client" if s.client else
                   "the Python fallback load client (slower than the C one: req/s and latency describe it)")
@@ -195,6 +198,10 @@ def main(argv=None):
         return 0
     if not workloads:
         print("error: no workload selected", file=sys.stderr)
+        return 2
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        # Said before the run, not after minutes of it.
+        print("error: --plot needs matplotlib (pip install 'aioloop[plot]')", file=sys.stderr)
         return 2
     notes = list(args.loop_notes)
     settings, specs = prepare(args, workloads, notes)
@@ -249,6 +256,7 @@ def main(argv=None):
         try:
             for path in plot.write(result, args.plot):
                 print(f"wrote {path}", file=sys.stderr)
-        except ImportError:
-            print("no plot: matplotlib is not installed (pip install 'aioloop[plot]')", file=sys.stderr)
+        except ImportError as exc:
+            print(f"no plot: {exc}", file=sys.stderr)
+            return 1
     return 130 if records.interrupted else 0

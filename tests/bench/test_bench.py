@@ -414,3 +414,23 @@ def test_flood_latency_cell_times_one_sleep_and_leaves_no_thread(loop):
     before = threading.active_count()
     assert micro.bench_flood_latency(loop, 1, producers=2) >= 0.05
     assert threading.active_count() == before
+
+
+def test_plot_without_matplotlib_fails_before_the_run(tmp_path):
+    # A run of minutes must not end in "no plot": the check comes first.
+    code = ("import sys; sys.modules['matplotlib'] = None; "
+            "from aioloop.bench.cli import main; "
+            f"sys.exit(main(['--quick', '--suite', 'micro', '--plot', {str(tmp_path / 'r.png')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "--plot needs matplotlib" in proc.stderr
+    assert "round" not in proc.stdout          # nothing was measured
+
+
+def test_a_report_without_servers_says_nothing_of_cpu_pinning():
+    from aioloop.bench import cli
+    args = cli.parse_args(["--quick", "--suite", "micro"])
+    p = plan(ASYNCIO, FAST, workloads=[W_MICRO])
+    assert not any("pinned" in line for line in cli.describe_method(p, args))
+    p = plan(ASYNCIO, FAST, workloads=[W_ECHO])
+    assert any("pinned" in line for line in cli.describe_method(p, args))
