@@ -59,6 +59,28 @@ find_python() {
 
 status=0
 summary=()
+
+# CPython's own test_asyncio on aioloop (tests/conformance/README.md): fails
+# on a selected test that is not a listed expected failure. Environment
+# assignments before the call (PYTHONASYNCIODEBUG=1) reach the runner.
+run_conformance() {
+    local venv=$1 v=$2 log=$3 label=$4 rc line
+    echo "=== Python $v: conformance${label:+ $label}"
+    set +e
+    timeout 1500 "$venv/bin/python" tests/conformance/run.py --check --quiet 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    line=$(grep '^conformance ' "$log" | tail -n 1)
+    summary+=("${line:-conformance $v: runner failed (exit $rc)}${label:+ ($label)}")
+    [ $rc -eq 0 ] || status=1
+}
+
+# The packages of one optional extra of pyproject.toml, one per line (so
+# they install without rebuilding aioloop itself).
+extra_reqs() {
+    "$1/bin/python" -c 'import sys, tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"][sys.argv[1]]))' "$2"
+}
+
 for v in $pythons; do
     py=$(find_python "$v") || { echo "error: Python $v not found (install it, or set AIOLOOP_PYTHONS)" >&2; exit 2; }
     venv="$root/.venv/py$v"
@@ -73,25 +95,15 @@ for v in $pythons; do
     summary+=("Python $v: unit tests exit $rc")
     [ $rc -eq 0 ] || status=1
 
-    # Conformance: CPython's own test_asyncio on aioloop
-    # (tests/conformance/README.md); fails on a selected test that is not a
-    # listed expected failure.
     if [ "${AIOLOOP_CONFORMANCE:-1}" != 0 ]; then
-        echo "=== Python $v: conformance (tests/conformance)"
-        set +e
-        timeout 1500 "$venv/bin/python" tests/conformance/run.py --check --quiet 2>&1 | tee "$venv/conformance.log"
-        rc=${PIPESTATUS[0]}
-        set -e
-        line=$(grep '^conformance ' "$venv/conformance.log" | tail -n 1)
-        summary+=("${line:-conformance $v: runner failed (exit $rc)}")
-        [ $rc -eq 0 ] || status=1
+        run_conformance "$venv" "$v" "$venv/conformance.log" ""
     fi
 
     # Integration: install the extra's packages (read from pyproject.toml, so
     # aioloop itself is not rebuilt), then run with them required: a missing
     # one is an error, not a skip.
     echo "=== Python $v: integration (tests/integration)"
-    mapfile -t integ_reqs < <("$venv/bin/python" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["integration"]))')
+    mapfile -t integ_reqs < <(extra_reqs "$venv" integration)
     rm -f "$venv/integration.log"
     set +e
     "$venv/bin/python" -m pip install -q "${integ_reqs[@]}" &&
@@ -114,14 +126,7 @@ for v in $pythons; do
         summary+=("Python $v: unit tests in debug mode exit $rc")
         [ $rc -eq 0 ] || status=1
         if [ "${AIOLOOP_CONFORMANCE:-1}" != 0 ]; then
-            echo "=== Python $v: conformance in debug mode"
-            set +e
-            PYTHONASYNCIODEBUG=1 timeout 1500 "$venv/bin/python" tests/conformance/run.py --check --quiet 2>&1 | tee "$venv/conformance-debug.log"
-            rc=${PIPESTATUS[0]}
-            set -e
-            line=$(grep '^conformance ' "$venv/conformance-debug.log" | tail -n 1)
-            summary+=("${line:-conformance $v: runner failed (exit $rc)} (debug mode)")
-            [ $rc -eq 0 ] || status=1
+            PYTHONASYNCIODEBUG=1 run_conformance "$venv" "$v" "$venv/conformance-debug.log" "debug mode"
         fi
     fi
 
@@ -131,7 +136,7 @@ for v in $pythons; do
     # is the summary (counts per suite).
     if [ "${AIOLOOP_APPSUITES:-1}" != 0 ] && [ "$v" = "${AIOLOOP_APPSUITES_PYTHON:-3.12}" ]; then
         echo "=== Python $v: application suites (tests/integration/app_suites.py)"
-        mapfile -t app_reqs < <("$venv/bin/python" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["appsuites"]))')
+        mapfile -t app_reqs < <(extra_reqs "$venv" appsuites)
         rm -f "$venv/appsuites.log"
         set +e
         "$venv/bin/python" -m pip install -q "${app_reqs[@]}" &&
