@@ -182,7 +182,7 @@ cdef class PidfdWatch(FdWatcher):
         self._on_exit = None
         try:
             _threading.Thread(target=_reap_orphan, args=(fd, self.pid, popen),
-                                name=f'aioloop-reap-{self.pid}', daemon=True).start()
+                              name=f'aioloop-reap-{self.pid}', daemon=True).start()
         except RuntimeError:
             # Interpreter shutdown (a loop closed by its __del__): no new
             # threads. The child is reparented to init when we exit.
@@ -269,5 +269,5 @@ cdef int _watch_child(UnixLoop loop, int pid, object popen, object on_exit) exce
                 loop._children[pid] = w
                 return 0
     _threading.Thread(target=_wait_child_thread, args=(loop, pid, popen, on_exit),
-                        name=f'aioloop-waitpid-{pid}', daemon=True).start()
+                      name=f'aioloop-waitpid-{pid}', daemon=True).start()
     return 0
