@@ -14,7 +14,8 @@
 #   unix/    signal handlers, child-exit watching (pidfd), subprocesses
 #   sched/   the multi-core layer: the daemon pool (default executor), the
 #            Scheduler's run queues and dispatch hooks (scheduler.py is its
-#            Python half: threads, Spawned, shutdown)
+#            Python half: threads, Spawned, shutdown), and the cross-thread
+#            primitives TaskBarrier, TaskLock, Queue, Event (sync.pyx)
 
 cimport cython
 
@@ -42,5 +43,6 @@ include "unix/unixloop.pyx"
 include "sched/daemon_pool.pyx"
 include "sched/runqueue.pyx"
 include "sched/dispatch.pyx"
+include "sched/sync.pyx"
 include "loop/borrowed.pyx"
 include "loop/asyncio_api.pyx"

@@ -138,7 +138,7 @@ def test_a_cancelled_waiter_leaves_the_barrier_cleanly():
         w.cancel()
         with pytest.raises(asyncio.CancelledError):
             await w
-        assert b._waiters == []
+        assert b.n_waiting == 0
         b.signal()
         b.signal()
         assert await b.wait() == 1
@@ -251,7 +251,7 @@ def test_fifo_tickets_across_threads_for_coroutine_waiters():
         sps = []
         for i in range(12):
             sps.append(s.spawn(waiter(i), hint=i % N))
-            await until(lambda: len(lock._queue) == i + 1)
+            await until(lambda: lock.n_waiting == i + 1)
         lock.release()
         for sp in sps:
             await sp
@@ -267,7 +267,7 @@ def test_a_waiter_cancelled_in_the_queue_or_after_the_hand_off_loses_nothing():
             await lock.acquire()
             w1 = s.spawn(lock.acquire(), hint=1)
             w2 = s.spawn(lock.acquire(), hint=2)
-            await until(lambda: len(lock._queue) == 2)
+            await until(lambda: lock.n_waiting == 2)
             # Race the cancellation of w1 with the hand-off to it.
             w1.cancel()
             lock.release()
@@ -279,7 +279,7 @@ def test_a_waiter_cancelled_in_the_queue_or_after_the_hand_off_loses_nothing():
             assert await w2 is True
             lock.release()
             await until(lambda: not lock.locked())
-        assert not lock._queue
+        assert lock.n_waiting == 0
 
     run(main)
 
@@ -365,7 +365,7 @@ def test_queue_getter_cancelled_passes_its_wake_up_on():
         q = aioloop.Queue()
         g1 = s.spawn(q.get(), hint=1)
         g2 = s.spawn(q.get(), hint=2)
-        await until(lambda: len(q._getters) == 2)
+        await until(lambda: q._n_waiting() == (2, 0))
         g1.cancel()
         q.put_nowait("x")
         try:
@@ -392,6 +392,169 @@ def test_event_wakes_waiters_on_every_loop_and_is_settable_from_threads():
         w.cancel()
         with pytest.raises(asyncio.CancelledError):
             await w
-        assert ev._waiters == []
+        assert ev.n_waiting == 0
 
     run(main)
+
+
+# --- the C implementation's own paths -------------------------------------------
+
+@pytest.mark.parametrize("kind", ["lock", "event", "barrier", "queue", "join"])
+def test_many_waiters_cancelled_behind_a_stuck_head_are_dropped_and_the_next_is_served(kind):
+    # Cancelled waiters are marked and skipped, and the FIFO is compacted when
+    # they are more than half of it: the live ones keep their order and
+    # nothing is woken twice.
+    async def main():
+        lock, ev, q = aioloop.TaskLock(), aioloop.Event(), aioloop.Queue()
+        b = aioloop.TaskBarrier(1000)
+        if kind == "lock":
+            await lock.acquire()
+            wait, count = lock.acquire, lambda: lock.n_waiting
+        elif kind == "event":
+            wait, count = ev.wait, lambda: ev.n_waiting
+        elif kind == "barrier":
+            wait, count = b.wait, lambda: b.n_waiting
+        elif kind == "queue":
+            wait, count = q.get, lambda: q._n_waiting()[0]
+        else:
+            q.put_nowait(0)
+            wait, count = q.join, lambda: -1
+        first = asyncio.ensure_future(wait())
+        doomed = [asyncio.ensure_future(wait()) for _ in range(300)]
+        last = asyncio.ensure_future(wait())
+        await asyncio.sleep(0)
+        for d in doomed:
+            d.cancel()
+        await asyncio.gather(*doomed, return_exceptions=True)
+        if kind != "join":
+            assert count() == 2
+        if kind == "lock":
+            lock.release()
+            assert await first is True
+            assert not last.done()
+            lock.release()
+            assert await last is True
+            lock.release()
+            assert not lock.locked() and lock.n_waiting == 0
+        elif kind == "event":
+            ev.set()
+            assert await first is True and await last is True
+        elif kind == "barrier":
+            for _ in range(1000):
+                b.signal()
+            assert await first == 1 and await last == 1
+        elif kind == "queue":
+            q.put_nowait("a")
+            q.put_nowait("b")
+            assert await first == "a" and await last == "b"
+            assert q._n_waiting() == (0, 0)
+        else:
+            q.get_nowait()
+            q.task_done()
+            assert await first is None and await last is None
+
+    aioloop.run(main())
+
+
+@pytest.mark.parametrize("factory", [asyncio.new_event_loop, aioloop.new_event_loop],
+                         ids=["asyncio", "aioloop"])
+def test_awaiters_on_stock_asyncio_and_aioloop_loops_in_other_threads(factory):
+    # "From any loop": the primitives wake a loop of any kind through its
+    # call_soon_threadsafe.
+    ev, q, lock = aioloop.Event(), aioloop.Queue(), aioloop.TaskLock()
+    b = aioloop.TaskBarrier(3)
+    results = {}
+
+    async def side():
+        results["ev"] = await ev.wait()
+        results["q"] = [await q.get() for _ in range(3)]
+        async with lock:
+            results["lock"] = True
+        results["trip"] = await b.arrive()
+
+    def thread():
+        loop = factory()
+        try:
+            loop.run_until_complete(side())
+        finally:
+            loop.close()
+
+    t = threading.Thread(target=thread)
+    assert lock.canlock()
+    t.start()
+    ev.set()
+    for i in range(3):
+        q.put_nowait(i)
+    lock.unlock()
+    b.signal()
+    b.signal()
+    t.join(30)
+    assert not t.is_alive()
+    assert results == {"ev": True, "q": [0, 1, 2], "lock": True, "trip": 1}
+    assert b.spent and not lock.locked()
+
+
+def test_callback_style_on_a_plain_loop_runs_there():
+    ran = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        lock = aioloop.TaskLock()
+        b = aioloop.TaskBarrier(2, lambda: ran.append(("trip", asyncio.get_running_loop() is loop)))
+        lock.lock(lambda: (ran.append(("lock", asyncio.get_running_loop() is loop)), lock.unlock()))
+        threading.Thread(target=lambda: (b.signal(), b.signal())).start()
+        await until(lambda: len(ran) == 2)
+        assert not lock.locked()
+
+    aioloop.run(main())
+    assert sorted(ran) == [("lock", True), ("trip", True)]
+
+
+def test_a_lock_whose_task_cannot_be_scheduled_is_passed_on_not_lost():
+    box = {}
+
+    async def main(s):
+        box["lock"] = aioloop.TaskLock()
+
+    run(main, threads=2)        # the scheduler is closed after this
+    lock = box["lock"]
+    with pytest.raises(RuntimeError, match="closed"):
+        lock.lock(print)
+    assert not lock.locked()
+    with pytest.raises(RuntimeError, match="closed"):
+        lock.canlock(print)
+    assert not lock.locked()
+    with pytest.raises(RuntimeError, match="unlocked"):
+        lock.unlock()
+
+
+def test_objects_are_freed_by_reference_counting_after_use():
+    # The FIFOs release what they held: no cycle keeps a used object alive.
+    async def main():
+        objs = [aioloop.TaskLock(), aioloop.Event(), aioloop.Queue(), aioloop.TaskBarrier(1)]
+        lock, ev, q, b = objs
+        await lock.acquire()
+        w = asyncio.ensure_future(lock.acquire())
+        await asyncio.sleep(0)
+        lock.release()
+        await w
+        lock.release()
+        e = asyncio.ensure_future(ev.wait())
+        await asyncio.sleep(0)
+        ev.set()
+        await e
+        g = asyncio.ensure_future(q.get())
+        await asyncio.sleep(0)
+        q.put_nowait(object())
+        await g
+        await b.arrive()
+        refs = [weakref.ref(o) for o in objs]
+        del objs, lock, ev, q, b, w, e, g
+        return refs
+
+    gc.disable()
+    try:
+        refs = aioloop.run(main())
+        assert [r() for r in refs] == [None] * 4
+    finally:
+        gc.enable()
