@@ -16,9 +16,10 @@ or without ``aio.ainit``. The os functions used here release the GIL around
 their system call, so the calls run in parallel with the loops even on a
 GIL build.
 
-Cancelling the returned future cancels a call that has not started; one
-already in the kernel completes, and its result is dropped, except that a
-descriptor opened by ``open`` for nobody is closed (no descriptor leaks).
+Cancelling the returned future cancels a call that has not started (a
+cancelled ``open`` never opens); one already in the kernel completes and its
+result is dropped, except that a descriptor opened for nobody is closed (no
+descriptor leaks).
 
 The blocking bodies here are shared with the callback style
 (aioloop/aio/_daemon.py): one implementation, two faces.
@@ -27,6 +28,7 @@ The blocking bodies here are shared with the callback style
 import asyncio as _asyncio
 import functools as _functools
 import os as _os
+import threading as _threading
 from asyncio import events as _events
 
 __all__ = ("fsync", "open", "close", "access", "stat", "fstat", "sendfile",
@@ -91,11 +93,14 @@ def _check_callable(name, fn, optional=False):
 class _OwnedFd:
     """A descriptor on its way from a daemon to whoever asked for it.
 
-    ``take()`` hands it over; if nobody takes it (the awaiting task was
-    cancelled, the loop closed before the result could be posted, the
-    scheduler was shutting down), it is closed when the carrier is freed.
-    take() runs on the one thread that delivers the result, and __del__ only
-    once every reference is gone, so the two never race."""
+    ``take()`` hands it over; ``close()`` closes it where the code knows
+    nobody wants it (a cancelled await, a handler that cannot run). As a
+    last resort (the loop closed before the result could be posted), it is
+    closed when the carrier is freed; on a free-threaded build that may wait
+    until the daemon thread that made it runs again (biased reference
+    counting), hence the explicit close() wherever a drop is seen.
+    take() and close() run on the one thread that delivers the result, and
+    __del__ only once every reference is gone, so they never race."""
 
     __slots__ = ("_fd",)
 
@@ -106,14 +111,38 @@ class _OwnedFd:
         fd, self._fd = self._fd, -1
         return fd
 
-    def __del__(self):
-        fd = self._fd
+    def close(self):
+        fd = self.take()
         if fd >= 0:
-            self._fd = -1
             try:
                 _os.close(fd)
             except OSError:
                 pass
+
+    __del__ = close
+
+
+class _OpenJob:
+    """open(2) for an awaiter who may give up: once abandon()ed (the
+    awaiter's future was cancelled), a job that has not started does not
+    open at all. Thread contract: ``_abandoned`` is written by the loop's
+    thread and read by the daemon, under ``_lock``."""
+
+    __slots__ = ("_lock", "_abandoned")
+
+    def __init__(self):
+        self._lock = _threading.Lock()
+        self._abandoned = False
+
+    def abandon(self):
+        with self._lock:
+            self._abandoned = True
+
+    def __call__(self, path, flags, mode):
+        with self._lock:
+            if self._abandoned:
+                return None
+        return _open(path, flags, mode)
 
 
 def _fsync(fd):
@@ -194,21 +223,38 @@ def _submit(what, fn, *args):
     return _running_loop(what).run_in_executor(None, fn, *args)
 
 
-def _cancel_inner(inner, outer):
-    if outer.cancelled():
-        inner.cancel()
+class _OpenFuture(_asyncio.Future):
+    """The future open() returns: its cancel() abandons the job at once (a
+    done callback would come one loop pass later, by when a daemon may
+    have started it)."""
+
+    def __init__(self, job, loop):
+        super().__init__(loop=loop)
+        self._job = job
+
+    def cancel(self, msg=None):
+        self._job.abandon()
+        return super().cancel(msg)
 
 
 def _hand_over(outer, inner):
-    # On the loop's thread. A carrier not taken here closes its fd when freed.
-    if outer.done():
-        return
+    # On the loop's thread. Cancelling the outer future abandons the job
+    # rather than cancelling the inner one, so a job that did open always
+    # gets here; the inner one is cancelled only by an executor's shutdown,
+    # before the job started.
     if inner.cancelled():
-        outer.cancel()
-    elif (exc := inner.exception()) is not None:
+        if not outer.done():
+            outer.cancel()
+        return
+    exc = inner.exception()
+    carrier = None if exc is not None else inner.result()
+    if outer.done():
+        if carrier is not None:
+            carrier.close()         # opened for an awaiter who left
+    elif exc is not None:
         outer.set_exception(exc)
     else:
-        outer.set_result(inner.result().take())
+        outer.set_result(carrier.take())
 
 
 def fsync(fd):
@@ -225,10 +271,10 @@ def open(path, flags, mode=0o666):
     _check_int("flags", flags)
     _check_int("mode", mode, 0)
     loop = _running_loop("open")
-    inner = loop.run_in_executor(None, _open, path, flags, mode)
-    outer = loop.create_future()
+    job = _OpenJob()
+    inner = loop.run_in_executor(None, job, path, flags, mode)
+    outer = _OpenFuture(job, loop)
     inner.add_done_callback(_functools.partial(_hand_over, outer))
-    outer.add_done_callback(_functools.partial(_cancel_inner, inner))
     return outer
 
 

@@ -113,8 +113,12 @@ class _Request:
             self.sched._loops[0].call_soon_threadsafe(self.deliver, fut,
                                                        context=self.context)
         except RuntimeError:
-            # Every loop is closed: nobody is left to run the handler. A
-            # descriptor in the result is closed as its carrier is freed.
+            # Every loop is closed: nobody is left to run the handler, and a
+            # descriptor opened for it is closed here.
+            if not fut.cancelled() and fut.exception() is None:
+                result = fut.result()
+                if isinstance(result, _d._OwnedFd):
+                    result.close()
             _logger.error("aio.%s(): the scheduler closed before its handler "
                           "%r could run", self.op, self.errh)
 

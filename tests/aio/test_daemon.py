@@ -540,3 +540,28 @@ def test_owned_fd_closes_what_nobody_took(tmp_path):
     del carrier
     os.fstat(fd)            # still open: it was taken
     os.close(fd)
+
+
+def test_an_open_cancelled_before_its_daemon_starts_never_opens(loop, loop_name, tmp_path):
+    # One executor thread, busy in a blocked open of a FIFO; the second open
+    # (O_CREAT) queues behind it and is cancelled: it must not create the file.
+    import concurrent.futures
+    pool = (aioloop.DaemonPool if loop_name == "aioloop"
+            else concurrent.futures.ThreadPoolExecutor)(max_workers=1)
+    loop.set_default_executor(pool)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    async def main():
+        blocked = aioloop.daemon.open(fifo, os.O_RDONLY)
+        queued = aioloop.daemon.open(tmp_path / "new", os.O_CREAT | os.O_WRONLY)
+        queued.cancel()
+        # The writer in a thread of its own: the executor's one is busy.
+        writer = threading.Thread(target=lambda: os.close(os.open(fifo, os.O_WRONLY)))
+        writer.start()
+        os.close(await asyncio.wait_for(blocked, 10))
+        writer.join()
+        await loop.run_in_executor(None, int)       # after the queued job
+        return (tmp_path / "new").exists(), queued.cancelled()
+
+    assert loop.run_until_complete(main()) == (False, True)
