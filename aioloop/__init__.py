@@ -23,12 +23,15 @@ from .sync import Event, Queue, TaskBarrier, TaskLock
 from .dial import (Announcement, Call, adial, announce, dial_connection,
                    netmkaddr, open_dial)
 from .resolver import Resolver
+from .retry import Retry
+from . import daemon
 
 __all__ = ("Loop", "new_event_loop", "EventLoopPolicy", "install", "run",
            "DaemonPool", "Scheduler", "Spawned", "DispatchThreadError", "spawn",
            "sched", "current_scheduler", "thread_index", "TaskBarrier",
            "TaskLock", "Queue", "Event", "adial", "open_dial", "dial_connection",
-           "announce", "Announcement", "Call", "netmkaddr", "Resolver")
+           "announce", "Announcement", "Call", "netmkaddr", "Resolver",
+           "Retry", "daemon")
 __version__ = "0.1.0"
 
 

@@ -10,13 +10,15 @@ import ssl as _ssl
 from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
 from typing import Any, ClassVar, Generic, Literal, Self, TypeAlias, TypeVar, TypeVarTuple, Unpack, overload, type_check_only
 
+from . import daemon as daemon
 from ._core import DaemonPool as DaemonPool, Handle as _Handle, Loop as Loop, LoopExit as _LoopExit
 
 __all__ = ("Loop", "new_event_loop", "EventLoopPolicy", "install", "run",
            "DaemonPool", "Scheduler", "Spawned", "DispatchThreadError", "spawn",
            "sched", "current_scheduler", "thread_index", "TaskBarrier",
            "TaskLock", "Queue", "Event", "adial", "open_dial", "dial_connection",
-           "announce", "Announcement", "Call", "netmkaddr", "Resolver")
+           "announce", "Announcement", "Call", "netmkaddr", "Resolver",
+           "Retry", "daemon")
 __version__: str
 
 _T = TypeVar("_T")
@@ -245,3 +247,55 @@ async def dial_connection(protocol_factory: Callable[[], _ProtocolT], addr: str,
                           **kwargs: Any) -> tuple[asyncio.Transport, _ProtocolT]: ...
 async def announce(addr: str, *, backlog: int = 100,
                    resolver: Resolver | None = None) -> Announcement: ...
+
+# --- retry ---------------------------------------------------------------------------
+
+@type_check_only
+class _RetryKey:
+    """What Retry.start() returns: the key of one entry, for timeout() and
+    retry()."""
+
+class Retry:
+    """Periodic retry with exponential backoff, for retransmission: start()
+    calls back on the running loop's timers until timeout() or the limit;
+    run() resends until a future is done or raises TimeoutError."""
+    def __init__(self, interval: float = 1.0, *, factor: float = 2.0,
+                 max_interval: float | None = None, jitter: float = 0.1,
+                 limit: int | None = None) -> None: ...
+    @property
+    def interval(self) -> float: ...
+    @interval.setter
+    def interval(self, value: float) -> None: ...
+    @property
+    def factor(self) -> float: ...
+    @factor.setter
+    def factor(self, value: float) -> None: ...
+    @property
+    def max_interval(self) -> float | None: ...
+    @max_interval.setter
+    def max_interval(self, value: float | None) -> None: ...
+    @property
+    def jitter(self) -> float: ...
+    @jitter.setter
+    def jitter(self, value: float) -> None: ...
+    @property
+    def limit(self) -> int | None: ...
+    @limit.setter
+    def limit(self, value: int | None) -> None: ...
+    def start(self, fn: Callable[[Unpack[_Ts]], object], /, *args: Unpack[_Ts],
+              on_expire: Callable[[Unpack[_Ts]], object] | None = None) -> _RetryKey:
+        """Call fn(*args) after interval, then with backoff, on the running
+        loop; on_expire(*args) after limit calls and one more delay."""
+        ...
+    def timeout(self, key: _RetryKey) -> bool:
+        """Remove the entry, from any thread; False if it was gone."""
+        ...
+    def retry(self, key: _RetryKey) -> bool:
+        """Keep the entry trying (backoff and count reset), from any thread;
+        False if it was gone."""
+        ...
+    def run(self, send: Callable[[Unpack[_Ts]], object], /, *args: Unpack[_Ts],
+            until: asyncio.Future[_T] | Spawned[_T]) -> Coroutine[Any, Any, _T]:
+        """Call send(*args) now and on each timer until `until` is done;
+        its result, or TimeoutError after limit sends."""
+        ...

@@ -2,7 +2,8 @@
 
 aioloop/__init__.pyi must declare exactly aioloop.__all__ (a name added to
 the package without its stub, or a stub for a name that is gone, fails
-here), and everything both stubs declare must exist at runtime with the
+here), as aioloop/daemon.pyi and aioloop/aio/__init__.pyi must their
+modules', and everything the stubs declare must exist at runtime with the
 bases, methods and parameter names the stubs give it. The types themselves
 are checked by tests/typing/check.sh (mypy --strict and pyright)."""
 
@@ -14,10 +15,14 @@ from pathlib import Path
 import pytest
 
 import aioloop
-from aioloop import _core
+from aioloop import _core, aio, daemon
 
 STUBS = {"aioloop": (aioloop, Path(aioloop.__file__).with_name("__init__.pyi")),
-         "aioloop._core": (_core, Path(aioloop.__file__).with_name("_core.pyi"))}
+         "aioloop._core": (_core, Path(aioloop.__file__).with_name("_core.pyi")),
+         "aioloop.daemon": (daemon, Path(daemon.__file__).with_suffix(".pyi")),
+         "aioloop.aio": (aio, Path(aio.__file__).with_name("__init__.pyi"))}
+# The modules whose stub must declare exactly their __all__.
+EXPORTING = ("aioloop", "aioloop.daemon", "aioloop.aio")
 
 # Stub parameters named as the asyncio.AbstractEventLoop they override names
 # them, where aioloop's (and asyncio's own loops') runtime name differs.
@@ -92,16 +97,18 @@ def _public(names):
     return {n for n in names if not n.startswith("_")}
 
 
-def test_the_stub_declares_exactly_the_names_of_dunder_all():
-    declared = _public(_top_level(_tree("aioloop")))
-    exported = set(aioloop.__all__)
-    assert exported - declared == set(), "in aioloop.__all__ but not in __init__.pyi"
-    assert declared - exported == set(), "in __init__.pyi but not in aioloop.__all__"
+@pytest.mark.parametrize("module", EXPORTING)
+def test_the_stub_declares_exactly_the_names_of_dunder_all(module):
+    declared = _public(_top_level(_tree(module)))
+    exported = set(STUBS[module][0].__all__)
+    assert exported - declared == set(), f"in {module}.__all__ but not in its stub"
+    assert declared - exported == set(), f"in {module}'s stub but not in its __all__"
 
 
-def test_the_stubs_dunder_all_is_the_runtimes():
-    node = _top_level(_tree("aioloop"))["__all__"]
-    assert tuple(ast.literal_eval(node.value)) == tuple(aioloop.__all__)
+@pytest.mark.parametrize("module", EXPORTING)
+def test_the_stubs_dunder_all_is_the_runtimes(module):
+    node = _top_level(_tree(module))["__all__"]
+    assert tuple(ast.literal_eval(node.value)) == tuple(STUBS[module][0].__all__)
 
 
 def test_the_stub_declares_the_version():

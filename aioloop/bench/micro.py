@@ -192,6 +192,42 @@ def bench_flood_latency(loop, n, producers=4):
     return loop.run_until_complete(main())
 
 
+def _fsync_cell(loop, n, call):
+    """n sequential fsync round trips through `call(fd)` (a function returning
+    an awaitable), on a file in /dev/shm when it exists: tmpfs makes fsync
+    a no-op in the kernel, so the figure is the round trip to the daemon
+    thread and back, not the disk."""
+    import os
+    import tempfile
+    shm = "/dev/shm"
+    fd, path = tempfile.mkstemp(prefix="aioloop-bench-",
+                                dir=shm if os.path.isdir(shm) else None)
+    try:
+        async def main():
+            t0 = time.perf_counter()
+            for _ in range(n):
+                await call(fd)
+            return time.perf_counter() - t0
+
+        return loop.run_until_complete(main())
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def bench_fsync_executor(loop, n):
+    """n sequential ``await loop.run_in_executor(None, os.fsync, fd)``."""
+    import os
+    return _fsync_cell(loop, n, lambda fd: loop.run_in_executor(None, os.fsync, fd))
+
+
+def bench_fsync_daemon(loop, n):
+    """n sequential ``await aioloop.daemon.fsync(fd)`` (the running loop's
+    default executor: aioloop's daemon pool, or the loop's own)."""
+    from ..daemon import fsync
+    return _fsync_cell(loop, n, fsync)
+
+
 class _StubDNS:
     """A DNS server on 127.0.0.1 in a thread of its own, for the dns cells:
     every A query is answered 127.0.0.1 and every AAAA ::1, TTL 300 (built with
@@ -292,6 +328,10 @@ BENCHMARKS = {
     "gather": (bench_gather, 100_000, "gather of 100k coroutines"),
     "threadsafe": (bench_threadsafe, 200_000, "call_soon_threadsafe 200k from a thread"),
     "executor": (bench_executor, 10_000, "run_in_executor 10k sequential"),
+    "fsync_executor": (bench_fsync_executor, 10_000,
+                       "fsync 10k sequential: run_in_executor(None, os.fsync, fd)"),
+    "fsync_daemon": (bench_fsync_daemon, 10_000,
+                     "fsync 10k sequential: await aioloop.daemon.fsync(fd)"),
     "flood": (bench_flood_latency, 1, "sleep(50 ms) under a 4-thread call_soon_threadsafe flood"),
     "dns_cold": (bench_dns_cold, 2_000, "DNS: Resolver, 2k names from a stub server"),
     "dns_cached": (bench_dns_cached, 20_000, "DNS: Resolver, one name 20k times (cached)"),

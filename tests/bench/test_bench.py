@@ -434,3 +434,13 @@ def test_a_report_without_servers_says_nothing_of_cpu_pinning():
     assert not any("pinned" in line for line in cli.describe_method(p, args))
     p = plan(ASYNCIO, FAST, workloads=[W_ECHO])
     assert any("pinned" in line for line in cli.describe_method(p, args))
+
+
+@pytest.mark.parametrize("name", ["fsync_executor", "fsync_daemon"])
+def test_fsync_cells_run_on_every_loop_and_leave_no_file(name, loop):
+    import glob
+    fn, _, title = micro.BENCHMARKS[name]
+    assert title.startswith("fsync 10k sequential: ")
+    before = set(glob.glob("/dev/shm/aioloop-bench-*"))
+    assert fn(loop, 50) > 0
+    assert set(glob.glob("/dev/shm/aioloop-bench-*")) == before

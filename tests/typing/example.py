@@ -11,11 +11,14 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
+import os
+import pathlib
 import socket
 import ssl
 import sys
 
 import aioloop
+from aioloop import aio
 
 
 async def crunch(x: int) -> int:
@@ -229,3 +232,45 @@ async def dialing(ctx: ssl.SSLContext) -> None:
     sock = await aioloop.adial("tcp!localhost!80", local=("127.0.0.1", 0), resolver=resolver)
     sock.close()
     print(line, mine, p, addr, addrs, resolver.stats(), resolver.nameservers)
+
+
+async def daemon_calls(path: str) -> None:
+    fd: int = await aioloop.daemon.open(path, os.O_RDONLY)
+    st: os.stat_result = await aioloop.daemon.fstat(fd)
+    data: bytes = await aioloop.daemon.pread(fd, 10, 0)
+    written: int = await aioloop.daemon.pwrite(fd, bytearray(b"x"), 0)
+    sent: int = await aioloop.daemon.sendfile(1, fd, None, 100)
+    await aioloop.daemon.fsync(fd)
+    await aioloop.daemon.access(path, os.R_OK)
+    st = await aioloop.daemon.stat(pathlib.Path(path))
+    await aioloop.daemon.close(fd)
+    print(st, data, written, sent)
+
+
+def daemon_callbacks(path: str) -> None:
+    def errh(err: int) -> None:
+        print(err)
+
+    aio.ainit(2, 2)
+    aio.open(errh, lambda fd: aio.close(errh, fd), path, os.O_RDONLY, 0o644)
+    aio.stat(errh, lambda st: print(st.st_size), path)
+    aio.fstat(errh, print, 0)
+    aio.fsync(errh, 0)
+    aio.access(errh, path, os.W_OK)
+    aio.sendfile(errh, 1, 0, 0, 10, senth=print)
+    aio.pread(errh, lambda data: print(data.hex()), 0, 10, 0)
+    aio.pwrite(errh, 1, memoryview(b"x"), 0)
+    aio.aexit(0)
+    status: object = aio.amain()
+    print(status)
+
+
+async def retrying(sock: socket.socket, answer: asyncio.Future[bytes]) -> bytes:
+    retry = aioloop.Retry(0.5, factor=2.0, max_interval=8.0, jitter=0.1, limit=5)
+    retry.limit = None
+    key = retry.start(sock.send, b"query", on_expire=lambda q: print("no answer to", q))
+    retry.retry(key)
+    stopped: bool = retry.timeout(key)
+    reply: bytes = await retry.run(sock.send, b"query", until=answer)
+    print(stopped, retry.interval, retry.max_interval)
+    return reply
