@@ -17,13 +17,17 @@ Why a fire and a re-arm cost no epoll_ctl
     The epoll registration is level-triggered and persistent (see
     kernel/poller.pyx), and the dispatcher stays installed while fn runs.
     If fn re-arms the fd (aio.read(fn, fd) from fn itself), or has handed
-    it to sched_io, the registration is kept as it is: no epoll_ctl for the
-    fire, none for the re-arm (EPOLLONESHOT would cost a MOD per re-arm).
-    Otherwise the loop's callback is removed lazily: the registration stays
-    until an event finds nothing armed (one epoll_ctl then), and a later
-    re-arm renews it (one MOD): the fd may have been closed and its number
-    reused in between, and a registration of a closed file is gone from the
-    kernel, so it is trusted only while fn, which saw the fd open, runs.
+    it to sched_io, the registration is kept: no epoll_ctl for the fire,
+    none for the re-arm (EPOLLONESHOT would cost a MOD per re-arm). A kept
+    registration is checked with one fstat(): the kernel drops an fd's
+    registration when its file is closed, and fn may have closed the fd and
+    got the same number for a new file; if (st_dev, st_ino) changed, the
+    registration is renewed, and a closed fd gives EBADF at the re-arm.
+    If fn does not re-arm, the loop's callback is removed lazily: the
+    registration stays until an event finds nothing armed (one epoll_ctl
+    then), and a later re-arm renews it (one MOD; the loop's fd table does
+    not trust an int fd's lazy registration, and its slot must be free for
+    a transport that may get the number).
     An event polled in the pass in which its callback was armed may predate
     the arm (level-triggered: fn may already have consumed the data); it is
     left for the next poll, which reports it again if it still holds. So a
@@ -59,7 +63,8 @@ _NAMES = ("read", "write")
 
 
 class FdEntry:
-    __slots__ = ("fd", "loop", "fn", "armed", "pending", "gen", "installed")
+    __slots__ = ("fd", "loop", "fn", "armed", "pending", "gen", "verify",
+                 "installed", "identity")
 
     def __init__(self, fd, loop):
         self.fd = fd
@@ -69,7 +74,11 @@ class FdEntry:
                                         # seen by the loop's thread
         self.pending = [0, 0]           # sched_io re-arms on their way
         self.gen = [0, 0]               # bumped by remove_read/remove_write
-        self.installed = [False, False]  # the loop's thread only
+        self.verify = False             # re-armed: check the fd's identity
+        # The loop's thread only: whether its reader/writer is installed,
+        # and the (st_dev, st_ino) of the file fd named when it was.
+        self.installed = [False, False]
+        self.identity = None
 
     def idle(self):
         return (self.fn[0] is None and self.fn[1] is None
@@ -101,25 +110,47 @@ def entry_for(st, fd, hint):
 
 # --- the loop side (the entry loop's thread) ------------------------------------
 
+def _identity(fd):
+    # Which file fd names now (OSError EBADF if none): a registration kept
+    # across a re-arm is trusted only while the number names the same file.
+    st = _os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
 def _reconcile(st, e, drop_unarmed=False):
     """Make e.loop's reader/writer follow the table: installed while a
     callback is armed or a sched_io re-arm is pending (not counted with
     `drop_unarmed`: an event found nothing armed, and keeping a ready fd
     registered would make every pass poll it again)."""
     loop = e.loop
-    for i in (0, 1):
-        with st.lock:
+    want = [False, False]
+    with st.lock:
+        for i in (0, 1):
             armed = e.fn[i] is not None
             if armed and e.armed[i] is None:
                 e.armed[i] = loop._n_passes
-            want = armed or (e.pending[i] > 0 and not drop_unarmed)
-        if want and not e.installed[i]:
+            want[i] = armed or (e.pending[i] > 0 and not drop_unarmed)
+        verify, e.verify = e.verify, False
+    if verify and (want[0] or want[1]) and (e.installed[0] or e.installed[1]):
+        # A re-arm that keeps the registration. If the fd was closed since
+        # it was registered (by the very callback that re-arms it, say) and
+        # its number now names another file, the kernel has dropped that
+        # registration: renew it. Closed and not reused: EBADF here.
+        if _identity(e.fd) != e.identity:
+            for i in (0, 1):
+                if e.installed[i]:
+                    e.installed[i] = False
+                    loop._remove_fd_callback_lazily(e.fd, i == 0)
+    for i in (0, 1):
+        if want[i] and not e.installed[i]:
+            identity = _identity(e.fd)
             if i == 0:
                 loop.add_reader(e.fd, _on_ready, st, e, 0)
             else:
                 loop.add_writer(e.fd, _on_ready, st, e, 1)
             e.installed[i] = True
-        elif not want and e.installed[i]:
+            e.identity = identity
+        elif not want[i] and e.installed[i]:
             e.installed[i] = False
             loop._remove_fd_callback_lazily(e.fd, i == 0)
     with st.lock:
@@ -206,6 +237,7 @@ def arm(st, fd, fn, i, hint=None):
         e = entry_for(st, fd, hint)
         old = e.fn[i]
         e.fn[i] = fn
+        e.verify = True
         local = cur is e.loop
         e.armed[i] = e.loop._n_passes if local else None
     if not local:
