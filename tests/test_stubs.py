@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 import aioloop
-from aioloop import _core
+from aioloop import _core, aio
 
 STUBS = {"aioloop": (aioloop, Path(aioloop.__file__).with_name("__init__.pyi")),
-         "aioloop._core": (_core, Path(aioloop.__file__).with_name("_core.pyi"))}
+         "aioloop._core": (_core, Path(aioloop.__file__).with_name("_core.pyi")),
+         "aioloop.aio": (aio, Path(aio.__file__).with_name("__init__.pyi"))}
 
 # Stub parameters named as the asyncio.AbstractEventLoop they override names
 # them, where aioloop's (and asyncio's own loops') runtime name differs.
@@ -97,6 +98,15 @@ def test_the_stub_declares_exactly_the_names_of_dunder_all():
     exported = set(aioloop.__all__)
     assert exported - declared == set(), "in aioloop.__all__ but not in __init__.pyi"
     assert declared - exported == set(), "in __init__.pyi but not in aioloop.__all__"
+
+
+def test_the_aio_stub_declares_exactly_the_names_of_its_dunder_all():
+    declared = _public(_top_level(_tree("aioloop.aio")))
+    exported = set(aio.__all__)
+    assert exported - declared == set(), "in aioloop.aio.__all__ but not in aio/__init__.pyi"
+    assert declared - exported == set(), "in aio/__init__.pyi but not in aioloop.aio.__all__"
+    node = _top_level(_tree("aioloop.aio"))["__all__"]
+    assert ast.literal_eval(node.value) == list(aio.__all__)
 
 
 def test_the_stubs_dunder_all_is_the_runtimes():

@@ -199,7 +199,7 @@ def add_interval(fn, interval, *, hint=None):
     _add(st, Timer(_INTERVAL, fn, None, interval, start, hint, loop))
 
 
-def remove_timer(fn_or_when):
+def remove_timer(fn_or_when, /):
     """remove_timer(fn): remove every timer (one-shot or interval) whose
     callback is fn (==); remove_timer(when): every one-shot timer whose
     deadline is `when` (the time of day given to add_oneshot). Returns how

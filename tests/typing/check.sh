@@ -40,12 +40,12 @@ echo "== $("$VENV/bin/mypy" --version); $("$VENV/bin/basedpyright" --version | t
 echo "== python: $("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0])')"
 
 status=0
-echo "== mypy --strict tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi"
+echo "== mypy --strict tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi aioloop/aio/__init__.pyi"
 MYPYPATH="$ROOT" "$VENV/bin/mypy" --strict --no-incremental --cache-dir=/dev/null \
     --python-executable "$VENV/bin/python" \
-    tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi || status=1
+    tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi aioloop/aio/__init__.pyi || status=1
 
-echo "== basedpyright (standard) tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi"
+echo "== basedpyright (standard) tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi aioloop/aio/__init__.pyi"
 cfg=$(mktemp "${TMPDIR:-/tmp}/aioloop-pyright.XXXXXX.json")
 cat > "$cfg" <<JSON
 {
@@ -56,7 +56,7 @@ cat > "$cfg" <<JSON
 }
 JSON
 "$VENV/bin/basedpyright" --pythonpath "$VENV/bin/python" -p "$cfg" \
-    tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi || status=1
+    tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi aioloop/aio/__init__.pyi || status=1
 rm -f "$cfg"
 
 suffix=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
