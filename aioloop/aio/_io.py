@@ -38,14 +38,20 @@ Placement
     loop; from a plain thread on the loop of ``hint`` (``hint % threads``)
     if given, else loop 0. An fd that already has an entry stays on its
     loop: a re-arm from anywhere goes there (through its inbox from another
-    thread), so the fd is never in two epoll sets at once. The entry goes
-    when nothing is armed or pending for the fd any more.
+    thread), so the fd is never in two epoll sets at once while something
+    is armed or pending for it: a re-arm from fn, or by the task sched_io
+    runs, stays local. The entry goes when nothing is armed or pending any
+    more (after a fire that was not re-armed, say); the next arm places the
+    fd afresh, and if that is on another loop, the old loop drops its lazy
+    registration at the fd's next event there (one wake-up, one epoll_ctl).
+    Keeping every fd number on the loop that first armed it would instead
+    pin a reused number (the next accepted connection) to a loop forever.
 
 Thread contract
-    Every field of an FdEntry but ``installed`` is guarded by
-    ``AioState.lock`` (any thread reads and writes it); ``installed`` and
-    the loop's reader/writer are touched only by the entry loop's thread
-    (``_reconcile``). A change made from another thread is applied there
+    Every field of an FdEntry but ``installed`` and ``identity`` is
+    guarded by ``AioState.lock`` (any thread reads and writes it);
+    ``installed``, ``identity`` and the loop's reader/writer are touched
+    only by the entry loop's thread (``_reconcile``). A change made from another thread is applied there
     by a posted ``_reconcile``, so the last one to run sees the final state.
 """
 

@@ -366,3 +366,18 @@ def test_every_name_after_aexit_is_a_clear_runtime_error(name):
 
     run_aio(start)
     assert len(got) == 1 and "aexit() was called" in got[0]
+
+
+def test_a_oneshot_callback_that_raises_is_reported_and_the_thread_lives():
+    errors = []
+
+    def boom():
+        raise OSError(5, "boom")
+
+    def start():
+        aio.add_oneshot(boom, 0, hint=1)
+        aio.add_oneshot(lambda: aio.aexit(aioloop.thread_index()),
+                        aio.get_time_of_day() + 0.03, hint=1)
+
+    assert run_aio(start, errors=errors) == 1
+    assert [type(c["exception"]) for c in errors] == [OSError]
