@@ -69,9 +69,20 @@ def test_sched_works_from_plain_threads_before_and_during_amain():
 def test_sched_returns_a_cancellable_handle():
     ran = []
 
+    busy = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        busy.set()
+        release.wait(10)
+
     def start():
+        # Thread 1 is busy in hold(): the work cannot start before cancel().
+        aio.sched(hold, hint=1)
+        busy.wait(10)
         h = aio.sched(ran.append, "cancelled", hint=1)
         h.cancel()
+        release.set()
         aio.sched(lambda: aio.aexit(), hint=1)
 
     run_aio(start)
