@@ -7,7 +7,8 @@ One ``AioState`` per Scheduler that ``ainit`` made, kept on the Scheduler
 Thread contract of AioState: ``lock`` (a threading.Lock) guards ``fds``
 (the one-shot I/O table, aio/_io.py, including every field of its
 entries but ``installed``), ``timers`` (aio/_timers.py, including every
-field of a timer but ``handle``, which its loop's thread writes), and the
+field of a timer but ``handle`` and ``offset``, which its loop's thread
+writes; ``watches``), and the
 counters ``ntod``, ``noneshot``, ``ninterval``, ``oneshot_fired``,
 ``interval_ticks``, ``interval_missed``. It is held for a few statements
 and never while user code or a loop method that may call user code runs.
@@ -26,7 +27,7 @@ _states_lock = _threading.Lock()
 
 
 class AioState:
-    __slots__ = ("lock", "sched", "loops", "fds", "timers", "ntod",
+    __slots__ = ("lock", "sched", "loops", "fds", "timers", "watches", "ntod",
                  "noneshot", "ninterval", "oneshot_fired", "interval_ticks",
                  "interval_missed")
 
@@ -36,6 +37,7 @@ class AioState:
         self.loops = sched.loops
         self.fds = {}           # fd -> aio._io.FdEntry
         self.timers = set()     # aio._timers.Timer, armed ones only
+        self.watches = {}       # loop -> aio._timers.ClockWatch
         self.ntod = 0           # time-of-day reads outside the loops' passes
         self.noneshot = 0
         self.ninterval = 0

@@ -12,9 +12,12 @@ Wall-clock deadlines and clock jumps
     comes, the time of day is read again: if the wall clock was set back
     since (settimeofday, a step by NTP), the timer sleeps again for what is
     left, so it never fires before ``when`` by the wall clock (within 1 ms).
-    A wall clock set forward is not followed: the timer fires at its
-    monotonic deadline, later than the new time of day says. Intervals are
-    durations and use the monotonic clock only.
+    A wall clock set forward is noticed within a second: each loop that
+    holds one-shot timers compares the two clocks once a second (one timer
+    per loop, not per one-shot) and, when their difference moved by more
+    than 1 ms, moves the deadlines of its one-shots (a deadline now past
+    fires at once). Intervals are durations and use the monotonic clock
+    only.
 
 Interval timers
     Deadlines are ``start + k * interval`` (start: the time of add_interval),
@@ -27,9 +30,12 @@ Interval timers
     overlaps itself.
 
 Thread contract
-    Every field of a Timer but ``handle`` is guarded by AioState.lock;
-    ``handle`` (the loop's TimerHandle) is written and cancelled only by
-    the thread of the timer's ``loop``. ``cancelled`` is the truth: a
+    Every field of a Timer but ``handle`` and ``offset`` is guarded by
+    AioState.lock; ``handle`` (the loop's TimerHandle) and ``offset`` are
+    written, and the handle cancelled, only by the thread of the timer's
+    ``loop``. A ClockWatch's ``timers`` is guarded by AioState.lock, its
+    ``handle`` and ``offset`` belong to its loop's thread; AioState.watches
+    (loop -> ClockWatch) is guarded by AioState.lock. ``cancelled`` is the truth: a
     Timer removed under the lock never runs its callback again, whatever
     its handle does.
 """
@@ -46,11 +52,13 @@ _ONESHOT, _INTERVAL = 0, 1
 # A one-shot whose wall-clock deadline is less than this ahead fires: the
 # conversion between the two clocks is exact to a few microseconds only.
 _WALL_SLACK = 0.001
+# How often a loop holding one-shot timers looks for a wall-clock step.
+_WATCH_PERIOD = 1.0
 
 
 class Timer:
     __slots__ = ("kind", "fn", "when", "interval", "start", "k", "hint",
-                 "loop", "handle", "cancelled")
+                 "loop", "handle", "cancelled", "offset")
 
     def __init__(self, kind, fn, when, interval, start, hint, loop):
         self.kind = kind
@@ -63,11 +71,23 @@ class Timer:
         self.loop = loop
         self.handle = None
         self.cancelled = False
+        self.offset = None          # one-shot: time of day - loop time, used
 
     def __repr__(self):
         if self.kind == _ONESHOT:
             return f"<aio one-shot timer {self.fn!r} at {self.when}>"
         return f"<aio interval timer {self.fn!r} every {self.interval}s>"
+
+
+class ClockWatch:
+    """One per loop holding one-shot timers: looks for wall-clock steps."""
+
+    __slots__ = ("timers", "handle", "offset")
+
+    def __init__(self):
+        self.timers = set()     # the loop's armed one-shots
+        self.handle = None
+        self.offset = 0.0
 
 
 def _forget(st, t):
@@ -77,8 +97,44 @@ def _forget(st, t):
         st.timers.discard(t)
         if t.kind == _ONESHOT:
             st.noneshot -= 1
+            w = st.watches.get(t.loop)
+            if w is not None:
+                w.timers.discard(t)
         else:
             st.ninterval -= 1
+
+
+def _put_oneshot(st, t, offset):
+    # On t.loop's thread, under st.lock: (re)arm t for its time of day,
+    # `offset` being time of day - loop time now.
+    loop = t.loop
+    if t.handle is not None:
+        t.handle.cancel()
+    t.offset = offset
+    t.handle = loop.call_at(t.when - offset, _fire_oneshot, st, t)
+    w = st.watches.get(loop)
+    if w is None:
+        w = st.watches[loop] = ClockWatch()
+    w.timers.add(t)
+    if w.handle is None:
+        w.offset = offset
+        w.handle = loop.call_later(_WATCH_PERIOD, _watch_tick, st, w, loop)
+
+
+def _watch_tick(st, w, loop):
+    with st.lock:
+        if not w.timers:
+            w.handle = None
+            return
+        offset = _time.time() - loop.time()
+        if abs(offset - w.offset) > _WALL_SLACK:
+            # The wall clock was stepped (or slewed that far) since: move
+            # every deadline set with another offset.
+            w.offset = offset
+            for t in list(w.timers):
+                if abs(offset - t.offset) > _WALL_SLACK:
+                    _put_oneshot(st, t, offset)
+        w.handle = loop.call_later(_WATCH_PERIOD, _watch_tick, st, w, loop)
 
 
 def _add(st, t):
@@ -103,8 +159,7 @@ def _install(st, t):
         if t.cancelled:
             return
         if t.kind == _ONESHOT:
-            deadline = loop.time() + (t.when - _time.time())
-            t.handle = loop.call_at(deadline, _fire_oneshot, st, t)
+            _put_oneshot(st, t, _time.time() - loop.time())
         else:
             t.handle = loop.call_at(t.start + t.interval, _fire_interval, st, t)
 
@@ -114,12 +169,15 @@ def _fire_oneshot(st, t):
     with st.lock:
         if t.cancelled:
             return
-        left = t.when - _time.time()
-        if left > _WALL_SLACK:
+        wall = _time.time()
+        offset = wall - loop.time()
+        if t.when - wall > _WALL_SLACK:
             # The wall clock was set back since the timer was put on the
             # loop: not yet due by the time of day.
-            t.handle = loop.call_later(left, _fire_oneshot, st, t)
+            t.handle = None     # this one has fired
+            _put_oneshot(st, t, offset)
             return
+        t.handle = None
         _forget(st, t)
         st.oneshot_fired += 1
     try:

@@ -82,6 +82,58 @@ def test_oneshot_follows_the_wall_clock_set_back(monkeypatch):
     assert got == [True]
 
 
+def test_oneshot_follows_the_wall_clock_set_forward(monkeypatch):
+    # An hour ahead by the time of day; then the wall clock jumps an hour
+    # forward: the loop's clock watch moves the deadline, and it fires.
+    offset = [0.0]
+    real = time
+
+    class Clock:
+        @staticmethod
+        def time():
+            return real.time() + offset[0]
+
+        monotonic = staticmethod(real.monotonic)
+
+    monkeypatch.setattr(_timers, "_time", Clock)
+    monkeypatch.setattr(_timers, "_WATCH_PERIOD", 0.01)
+    got = []
+
+    def start():
+        when = Clock.time() + 3600
+
+        def fire():
+            got.append(Clock.time() >= when - _timers._WALL_SLACK)
+            got.append(aio.stats()["noneshot"])
+            aio.aexit()
+
+        aio.add_oneshot(fire, when)
+        aio.add_oneshot(print, when + 7200)     # stays armed
+        offset[0] = 3600.0      # "settimeofday(now + 1 h)"
+
+    run_aio(start)
+    assert got == [True, 1]
+
+
+def test_the_clock_watch_stops_with_the_last_oneshot():
+    got = []
+
+    def start():
+        loop = aioloop.current_scheduler().loops[0]
+        aio.add_oneshot(print, time.time() + 3600)
+        watch = aioloop.current_scheduler()._aio_state.watches[loop]
+        got.append(watch.handle is not None)
+        aio.remove_timer(print)
+        aio.sched(check, watch, hint=0)
+
+    def check(watch):
+        got.append(len(watch.timers))
+        aio.aexit()
+
+    run_aio(start)
+    assert got == [True, 0]
+
+
 # --- add_interval ------------------------------------------------------------------
 
 def test_interval_runs_on_the_adding_thread_until_removed():
