@@ -262,3 +262,47 @@ def test_sched_io_checks_its_arguments(args, exc, name):
     finally:
         aio.aexit()
         aio.amain()
+
+
+def test_sched_io_rearms_for_write():
+    r, w = os.pipe()
+    got = []
+
+    def handler(fd):
+        got.append((fd, aioloop.thread_index()))
+        if len(got) == 2:
+            aio.aexit()
+
+    try:
+        run_aio(lambda: aio.sched_io(handler, w, aio.WRITE, hint=1))
+    finally:
+        os.close(r)
+        os.close(w)
+    assert got == [(w, 1), (w, 1)]
+
+
+def test_a_cancelled_sched_io_neither_runs_nor_rearms():
+    r, w = os.pipe()
+    got = []
+    busy = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        busy.set()
+        release.wait(10)
+
+    def start():
+        aio.sched(hold, hint=1)
+        busy.wait(10)
+        h = aio.sched_io(got.append, w, aio.WRITE, hint=1)
+        h.cancel()
+        got.append(h.cancelled())
+        release.set()
+        aio.add_oneshot(lambda: aio.aexit(aio.stats()["fds"]), aio.get_time_of_day() + 0.05)
+
+    try:
+        assert run_aio(start) == 0
+    finally:
+        os.close(r)
+        os.close(w)
+    assert got == [True]

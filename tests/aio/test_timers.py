@@ -337,6 +337,19 @@ def test_now_is_read_once_per_pass():
     assert got == [True, True, True]
 
 
+def test_now_on_a_dispatch_thread_reads_no_clock():
+    got = []
+
+    def start():
+        before = aio.stats()["ntod"]
+        values = {aio.now() for _ in range(100)}
+        got.append((len(values), aio.stats()["ntod"] - before))
+        aio.aexit()
+
+    run_aio(start, threads=1)
+    assert got == [(1, 0)]
+
+
 def test_now_from_a_plain_thread_and_get_time_of_day_are_counted():
     aio.ainit(1, 1)
     try:
