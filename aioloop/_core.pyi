@@ -58,9 +58,10 @@ class Loop(asyncio.AbstractEventLoop):
     slow_callback_duration: float
     def __init__(self) -> None: ...
     def stats(self) -> dict[str, int]:
-        """Counters since the loop was made: callbacks run, polls, I/O events,
-        timers scheduled, inbox wake-ups, current queue sizes, children
-        watched and signal handlers installed."""
+        """Counters since the loop was made: callbacks run, passes of the run
+        cycle, polls, epoll_ctl calls, I/O events, timers scheduled, time-of-
+        day reads for aio.now(), inbox wake-ups, current queue sizes,
+        children watched and signal handlers installed."""
         ...
 
     # running and stopping

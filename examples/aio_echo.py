@@ -100,12 +100,17 @@ def serve(lsock, counters):
     aio.read(on_accept, lsock.fileno())
 
 
-def log_every(interval, counters, log_fd):
+def fsync_handler(counters):
     def on_fsync(err):
         if err:
             counters.add(fsync_errors=1)
         else:
             counters.add(fsyncs=1)
+    return on_fsync
+
+
+def log_every(interval, counters, log_fd):
+    on_fsync = fsync_handler(counters)
 
     def tick():
         with counters.lock:
@@ -168,6 +173,7 @@ def main(argv=None):
     log_fd = os.open(log.name, os.O_WRONLY | os.O_APPEND)
     failures = []
     sent = [0]
+    on_fsync = fsync_handler(counters)
 
     # Callbacks installed before amain() run once the threads do; a callback
     # scheduled on thread 0 installs the listener there.
@@ -179,7 +185,10 @@ def main(argv=None):
             sent[0] = clients(port, args.clients, args.messages, failures)
             # A last log line, fsynced by a daemon; its handler ends amain().
             os.write(log_fd, f"done: {sent[0]} bytes\n".encode())
-            aio.fsync(lambda err: aio.aexit(1 if failures or err else 0), log_fd)
+            def last_fsync(err):
+                on_fsync(err)
+                aio.aexit(1 if failures or err else 0)
+            aio.fsync(last_fsync, log_fd)
         threading.Thread(target=drive, name="clients").start()
     else:
         print(f"echo server on 127.0.0.1:{port}, {THREADS} dispatch threads; log {log.name}")
@@ -197,7 +206,7 @@ def main(argv=None):
         print("client failure:", repr(exc), file=sys.stderr)
     os.unlink(log.name)
     if args.serve is None and (status != 0 or counters.bytes != sent[0]
-                               or counters.fsync_errors):
+                               or counters.fsync_errors or not counters.fsyncs):
         return 1
     return status or 0
 

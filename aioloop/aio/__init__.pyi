@@ -1,17 +1,33 @@
-# Type stubs for aioloop.aio: libaio's callback-style API. Handlers get an
-# int (0 or an errno) or the operation's result, in a new task on the
-# requesting dispatch thread.
+# Type stubs for aioloop.aio: libaio's callback-style API (see
+# aioloop/aio/*.py for each name's contract). Daemon handlers get an int (0
+# or an errno) or the operation's result, in a new task on the requesting
+# dispatch thread.
 import os
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias, TypeVarTuple, Unpack, type_check_only
 
 from typing_extensions import Buffer
 
-__all__ = ["ainit", "amain", "aexit", "fsync", "open", "close", "access", "stat",
-           "fstat", "sendfile", "pread", "pwrite"]
+from .._core import Handle as _Handle
+
+_Ts = TypeVarTuple("_Ts")
+
+__all__ = ["ainit", "amain", "aexit",
+           "sched", "sched_io",
+           "READ", "WRITE", "read", "write", "remove_read", "remove_write",
+           "mk_async", "close_on_exec",
+           "add_oneshot", "add_interval", "remove_timer", "now",
+           "get_time_of_day", "stats",
+           "fsync", "open", "close", "access", "stat", "fstat", "sendfile",
+           "pread", "pwrite"]
 
 _Path: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 _ErrHandler: TypeAlias = Callable[[int], object]
+
+@type_check_only
+class _SchedIoHandle(Protocol):
+    def cancel(self) -> None: ...
+    def cancelled(self) -> bool: ...
 
 # --- the life cycle ---------------------------------------------------------------
 
@@ -25,6 +41,37 @@ def amain() -> Any:
 def aexit(status: Any = None) -> None:
     """End amain(), which returns status; from any thread or callback."""
     ...
+
+# --- scheduling -------------------------------------------------------------------------
+
+def sched(fn: Callable[[Unpack[_Ts]], object], /, *args: Unpack[_Ts],
+          hint: int | None = None) -> _Handle: ...
+def sched_io(fn: Callable[[int], object], fd: int, op: int, *,
+             hint: int | None = None) -> _SchedIoHandle: ...
+
+# --- one-shot I/O -----------------------------------------------------------------------
+
+READ: Final = 1
+WRITE: Final = 2
+
+def read(fn: Callable[[int], object], fd: int, *,
+         hint: int | None = None) -> Callable[[int], object] | None: ...
+def write(fn: Callable[[int], object], fd: int, *,
+          hint: int | None = None) -> Callable[[int], object] | None: ...
+def remove_read(fd: int) -> Callable[[int], object] | None: ...
+def remove_write(fd: int) -> Callable[[int], object] | None: ...
+def mk_async(fd: int) -> None: ...
+def close_on_exec(fd: int, on: bool = True) -> None: ...
+
+# --- timers, time, counters ---------------------------------------------------------------
+
+def add_oneshot(fn: Callable[[], object], when: float, *, hint: int | None = None) -> None: ...
+def add_interval(fn: Callable[[], object], interval: float, *,
+                 hint: int | None = None) -> None: ...
+def remove_timer(fn_or_when: Callable[[], object] | float, /) -> int: ...
+def now() -> float: ...
+def get_time_of_day() -> float: ...
+def stats() -> dict[str, Any]: ...
 
 # --- the AIO daemons ----------------------------------------------------------------
 

@@ -46,6 +46,7 @@ cdef extern from "<time.h>" nogil:
     ctypedef int clockid_t
     enum:
         CLOCK_MONOTONIC
+        CLOCK_REALTIME
     int clock_gettime(clockid_t clk_id, timespec *tp)
     int clock_getres(clockid_t clk_id, timespec *res)
 

@@ -22,6 +22,9 @@ cdef class Poller:
         # the daemon pool waits for it before taking the GIL, see
         # sched/daemon_pool.pyx).
         int polling
+        # epoll_ctl system calls made (loop.stats()['epoll_ctl']): what a
+        # registration pattern costs, testable without strace.
+        unsigned long long nctl
 
     cdef inline uint32_t registered(self, int fd) noexcept:
         return self.regs[fd] if 0 <= fd < self.nregs else 0

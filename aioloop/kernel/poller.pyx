@@ -99,14 +99,17 @@ cdef class Poller:
         ev.events = mask
         ev.data.u64 = 0
         ev.data.fd = fd
+        self.nctl += 1
         if epoll_ctl(self.epfd, op, fd, &ev) == 0:
             return 0
         cdef int err = errno
         if op == EPOLL_CTL_ADD and err == EEXIST:
+            self.nctl += 1
             if epoll_ctl(self.epfd, EPOLL_CTL_MOD, fd, &ev) == 0:
                 return 0
             err = errno
         elif op == EPOLL_CTL_MOD and err == ENOENT:
+            self.nctl += 1
             if epoll_ctl(self.epfd, EPOLL_CTL_ADD, fd, &ev) == 0:
                 return 0
             err = errno

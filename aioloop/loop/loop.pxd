@@ -19,6 +19,9 @@ cdef class EventLoopCore:
     #   _published_load  written by the loop thread once per pass (relaxed
     #                    atomic store), read by any thread (a placement hint)
     #   _remote          immutable after creation: the LoopRemote handle
+    #   _wall_ns         written by the loop thread once per pass while
+    #                    _wall_cache is on (relaxed atomic store), read by any
+    #                    thread (aio.now(): a cached time of day)
     # Nothing outside the one-thread layer (loop/, net/, unix/, transports/)
     # touches these fields: other layers hold a LoopRemote.
     cdef:
@@ -65,6 +68,15 @@ cdef class EventLoopCore:
         unsigned long long _n_polls
         unsigned long long _n_io_events
         unsigned long long _n_timers
+        # Passes of the run cycle; read by the callbacks of a pass (the
+        # aio one-shot I/O layer tells an event polled before a re-arm from
+        # one polled after it). Loop thread only.
+        readonly unsigned long long _n_passes
+        # libaio's `now`: CLOCK_REALTIME read once per pass, after the poll,
+        # while _wall_cache is on (aio turns it on for its loops); in ns.
+        bint _wall_cache
+        Py_ssize_t _wall_ns
+        unsigned long long _n_wall_reads
 
     cdef inline int _check_closed_c(self) except -1
     cdef int _check_owner_thread(self, str method) except -1
@@ -72,6 +84,7 @@ cdef class EventLoopCore:
         return self._remote
     cdef int _check_fork(self) except -1
     cdef double _now(self) except? -1.0
+    cdef void _cache_wall_clock(self) noexcept
     cdef Handle _make_handle(self, Handle h, object callback, tuple args, object context, str method, bint scheduling=*)
     cdef int _run_handle(self, Handle h) except -1
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1

@@ -255,15 +255,43 @@ cdef class EventLoopCore:
             return _monotonic()
         return self.time()
 
+    cdef void _cache_wall_clock(self) noexcept:
+        cdef timespec ts
+        clock_gettime(CLOCK_REALTIME, &ts)
+        aio_store_ssize_relaxed(&self._wall_ns,
+                                <Py_ssize_t>ts.tv_sec * 1000000000 + ts.tv_nsec)
+        self._n_wall_reads += 1
+
+    def _set_wall_clock_cache(self, bint on):
+        """Read the time of day once per pass, after the poll (aio.now()).
+        Loop thread, or the owner while the loop is not running."""
+        self._wall_cache = on
+        if on:
+            self._cache_wall_clock()
+
+    def _cached_wall_clock(self):
+        """The time of day read at the start of this loop's current pass
+        (time.time() scale), or None if caching is off or it never ran.
+        Any thread."""
+        cdef Py_ssize_t ns = aio_load_ssize_relaxed(&self._wall_ns)
+        if ns == 0:
+            return None
+        return ns * 1e-9
+
     def stats(self):
         """Counters since the loop was made (libaio's counters): callbacks
-        run, polls, I/O events, timers scheduled, inbox wake-ups, and the
+        run, passes of the run cycle, polls, epoll_ctl calls, I/O events,
+        timers scheduled, wall-clock reads for aio.now(), inbox wake-ups,
+        and the
         current sizes of the ready queue, timer heap and inbox."""
         return {
             'callbacks': self._n_callbacks,
             'polls': self._n_polls,
             'io_events': self._n_io_events,
             'timers_scheduled': self._n_timers,
+            'passes': self._n_passes,
+            'wall_clock_reads': self._n_wall_reads,
+            'epoll_ctl': self._poller.nctl,
             'inbox_wakeups': self._inbox.wakeups,
             'ready': self._ready.count,
             'timers': self._timers.size,
@@ -503,6 +531,7 @@ cdef class EventLoopCore:
         cdef int stock_clock = -1
 
         self._check_fork()
+        self._n_passes += 1
         timers.maybe_compact()
         timers.drop_cancelled_top()
 
@@ -542,6 +571,8 @@ cdef class EventLoopCore:
             self._n_polls += 1
         if timeout_ms != 0 and hook is not None:
             hook.after_sleep()
+        if self._wall_cache:
+            self._cache_wall_clock()
         # Bounded: a flood from other threads waits its turn in batches,
         # and timers and I/O are served between them (loop/inbox.pyx).
         self._inbox.drain_into(ready, _INBOX_BATCH)

@@ -120,6 +120,15 @@ cdef class NetLoop(EventLoopCore):
             return False
         return self._fdtable.remove_callback(self._fdtable.registered_fd(fd), False)
 
+    def _remove_fd_callback_lazily(self, int fd, bint reading):
+        """Remove fd's reader (or writer) but leave its epoll registration
+        in place (FdTable.remove_callback's `lazy`): a re-add on this loop
+        renews it, an event that finds no callback drops it. True if there
+        was one. Loop thread only."""
+        if self._closed:
+            return False
+        return self._fdtable.remove_callback(fd, reading, True)
+
     def _ensure_fd_no_transport(self, fd):
         cdef int fileno
         try:

@@ -274,3 +274,35 @@ async def retrying(sock: socket.socket, answer: asyncio.Future[bytes]) -> bytes:
     reply: bytes = await retry.run(sock.send, b"query", until=answer)
     print(stopped, retry.interval, retry.max_interval)
     return reply
+
+
+def callback_style() -> None:
+    from aioloop import aio
+
+    aio.ainit(4, naiod=2)
+
+    def on_read(fd: int) -> None:
+        aio.read(on_read, fd)
+
+    def tick() -> None:
+        stamp: float = aio.now()
+        print(stamp, aio.stats()["ncheckio"])
+
+    previous = aio.read(on_read, 0)
+    if previous is not None:
+        previous(0)
+    aio.write(lambda fd: None, 1, hint=1)
+    removed = aio.remove_read(0)
+    aio.remove_write(1)
+    aio.mk_async(0)
+    aio.close_on_exec(0, on=False)
+    handle = aio.sched(print, "hello", 1, hint=2)
+    handle.cancel()
+    io = aio.sched_io(on_read, 0, aio.READ)
+    cancelled: bool = io.cancelled()
+    aio.add_oneshot(tick, aio.get_time_of_day() + 1.0)
+    aio.add_interval(tick, 0.5, hint=0)
+    n: int = aio.remove_timer(tick) + aio.remove_timer(1234.5)
+    aio.aexit(n)
+    status = aio.amain()
+    print(removed, cancelled, status)
