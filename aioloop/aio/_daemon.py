@@ -44,12 +44,8 @@ _logger = _logging.getLogger("aioloop")
 
 
 def _scheduler(op):
-    sched = _life.require()
-    # aexit() was called: amain() is ending and new work is refused, as the
-    # scheduler itself refuses it once its shutdown has begun.
-    with _life._lock:
-        exiting = _life._exit_requested
-    if exiting or sched._core.is_closed():
+    sched = _life.require_open(op)
+    if sched._core.is_closed():
         raise RuntimeError(f"aio.{op}(): aioloop.aio is shutting down "
                            "(aexit() was called)")
     return sched

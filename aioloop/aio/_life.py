@@ -22,7 +22,8 @@ import threading as _threading
 
 from ..scheduler import Scheduler as _Scheduler, _check_count
 
-__all__ = ("ainit", "amain", "aexit", "require", "running_scheduler")
+__all__ = ("ainit", "amain", "aexit", "require", "require_open",
+           "running_scheduler")
 
 _lock = _threading.Lock()
 _state = "idle"
@@ -89,7 +90,8 @@ def aexit(status=None):
     global _status, _exit_requested
     with _lock:
         if _state == "idle":
-            raise RuntimeError("aexit() without ainit()")
+            raise RuntimeError("aexit() without ainit(), or after amain() "
+                               "has returned")
         if _exit_requested:
             return
         _exit_requested = True
@@ -112,6 +114,21 @@ def require():
         if _state == "idle":
             raise RuntimeError("aioloop.aio is not initialised: call aio.ainit() "
                                "first (or aio.amain() has returned)")
+        return _sched
+
+
+def require_open(op=None):
+    """As require(), and RuntimeError once aexit() was called: amain() is
+    ending, and no new work is taken (the Scheduler's shutdown runs what it
+    had accepted). `op` names the refused call in the message."""
+    where = f"aio.{op}(): " if op else ""
+    with _lock:
+        if _state == "idle":
+            raise RuntimeError(f"{where}aioloop.aio is not initialised: call "
+                               "aio.ainit() first (or aio.amain() has returned)")
+        if _exit_requested:
+            raise RuntimeError(f"{where}aioloop.aio is exiting: aio.aexit() was "
+                               "called, no new work is taken")
         return _sched
 
 

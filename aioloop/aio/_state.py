@@ -65,13 +65,7 @@ class AioState:
 def require_open():
     """The Scheduler of aio; RuntimeError before ainit(), after aexit() or
     once amain() has returned."""
-    sched = _life.require()
-    # _life keeps whether aexit() was called under its lock; read it there.
-    with _life._lock:
-        if _life._exit_requested:
-            raise RuntimeError("aioloop.aio is exiting: aio.aexit() was called, "
-                               "no new work is taken")
-    return sched
+    return _life.require_open()
 
 
 def state():

@@ -292,9 +292,8 @@ def test_operations_refuse_before_ainit_after_aexit_and_after_amain(aio_idle):
                 errors.append(str(exc))
 
     assert run_aio(start) == "bye"
-    assert errors == ["aio.fsync(): aioloop.aio is shutting down (aexit() was called)",
-                      "aio.open(): aioloop.aio is shutting down (aexit() was called)",
-                      "aio.stat(): aioloop.aio is shutting down (aexit() was called)"]
+    assert errors == [f"aio.{op}(): aioloop.aio is exiting: aio.aexit() was called, "
+                      "no new work is taken" for op in ("fsync", "open", "stat")]
     with pytest.raises(RuntimeError, match="ainit"):
         aio.close(print, 0)
 
