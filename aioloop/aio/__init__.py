@@ -7,6 +7,7 @@ from ._io import (READ, WRITE, read, write, remove_read, remove_write,
                   mk_async, close_on_exec)
 from ._timers import (add_oneshot, add_interval, remove_timer, now,
                       get_time_of_day, stats)
+from ._dial import adial
 from ._daemon import (access, close, fstat, fsync, open, pread, pwrite,
                       sendfile, stat)
 
@@ -17,4 +18,4 @@ __all__ = ["ainit", "amain", "aexit",
            "add_oneshot", "add_interval", "remove_timer", "now",
            "get_time_of_day", "stats",
            "fsync", "open", "close", "access", "stat", "fstat", "sendfile",
-           "pread", "pwrite"]
+           "pread", "pwrite", "adial"]

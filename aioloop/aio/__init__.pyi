@@ -3,12 +3,14 @@
 # or an errno) or the operation's result, in a new task on the requesting
 # dispatch thread.
 import os
+import socket
 from collections.abc import Callable
 from typing import Any, Final, Protocol, TypeAlias, TypeVarTuple, Unpack, type_check_only
 
 from typing_extensions import Buffer
 
 from .._core import Handle as _Handle
+from .. import Resolver
 
 _Ts = TypeVarTuple("_Ts")
 
@@ -19,7 +21,7 @@ __all__ = ["ainit", "amain", "aexit",
            "add_oneshot", "add_interval", "remove_timer", "now",
            "get_time_of_day", "stats",
            "fsync", "open", "close", "access", "stat", "fstat", "sendfile",
-           "pread", "pwrite"]
+           "pread", "pwrite", "adial"]
 
 _Path: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 _ErrHandler: TypeAlias = Callable[[int], object]
@@ -105,4 +107,12 @@ def pread(errh: _ErrHandler, datah: Callable[[bytes], object], fd: int, n: int,
     ...
 def pwrite(errh: _ErrHandler, fd: int, data: Buffer, offset: int) -> None:
     """pwrite(2) of all of data; errh(0) or errh(errno)."""
+    ...
+
+# --- dialing --------------------------------------------------------------------------
+
+def adial(fdh: Callable[[socket.socket], object], addr: str, *,
+          errh: _ErrHandler | None = None, local: Any = None, timeout: float | None = None,
+          resolver: Resolver | None = None, hint: int | None = None) -> None:
+    """Dial a dial string; fdh(sock) with the connected socket, or errh(errno)."""
     ...

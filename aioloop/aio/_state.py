@@ -62,10 +62,10 @@ class AioState:
         return self.current_loop() or self.loops[0]
 
 
-def require_open():
+def require_open(op=None):
     """The Scheduler of aio; RuntimeError before ainit(), after aexit() or
     once amain() has returned."""
-    return _life.require_open()
+    return _life.require_open(op)
 
 
 def state():

@@ -416,6 +416,7 @@ NAMES = {
     "sendfile": (print, 1, 0, 0, 1),
     "pread": (print, print, 0, 1, 0),
     "pwrite": (print, 1, b"x", 0),
+    "adial": (print, "tcp!127.0.0.1!1"),    # tested in test_dial.py
 }
 
 

@@ -302,6 +302,7 @@ def callback_style() -> None:
     cancelled: bool = io.cancelled()
     aio.add_oneshot(tick, aio.get_time_of_day() + 1.0)
     aio.add_interval(tick, 0.5, hint=0)
+    aio.adial(lambda sock: sock.close(), "tcp!localhost!80", errh=print, timeout=5.0, hint=1)
     n: int = aio.remove_timer(tick) + aio.remove_timer(1234.5)
     aio.aexit(n)
     status = aio.amain()
