@@ -1,4 +1,4 @@
-"""``python -m aioloop bench``: aioloop against asyncio and uvloop, side by side.
+"""``python -m aioloop bench``: aioloop against asyncio, uvloop and rloop, side by side.
 
 Parses the options, builds the C helpers, runs the plan (runner.py) and
 prints the report (report.py).  Failed cells are results, not errors: the
@@ -28,7 +28,7 @@ FULL = {"rounds": 5, "duration": 2.0, "warmup": 0.5, "repeat": 3}
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="python -m aioloop bench",
-        description="Benchmark aioloop against stock asyncio (the baseline), uvloop when installed, "
+        description="Benchmark aioloop against stock asyncio (the baseline), uvloop and rloop when installed, "
                     "the C reference server, and any loop given as module:factory.",
         epilog="Every figure is a median over rounds with its spread; ratios are to asyncio in the "
                "same round, above 1 is better.  See benchmarks/README.md.")
@@ -43,8 +43,8 @@ def parse_args(argv):
                    help=f"micro: timed runs per cell, the fastest counts (default {FULL['repeat']}, "
                         f"--quick {QUICK['repeat']})")
     p.add_argument("--connections", type=int, default=10, help="echo connections (default 10)")
-    p.add_argument("--loops", help="comma-separated: asyncio, aioloop, uvloop, c-epoll, module:factory "
-                                   "or name=module:factory (default: asyncio, aioloop, uvloop if installed, "
+    p.add_argument("--loops", help="comma-separated: asyncio, aioloop, uvloop, rloop, c-epoll, module:factory "
+                                   "or name=module:factory (default: asyncio, aioloop, uvloop and rloop if installed, "
                                    "c-epoll if a C compiler exists); asyncio is always added")
     p.add_argument("--suite", default="echo,http,micro,multicore",
                    help="comma-separated suites (default echo,http,micro,multicore)")

@@ -21,7 +21,11 @@ BUILTIN = {
     "asyncio": "asyncio:new_event_loop",
     "aioloop": "aioloop:new_event_loop",
     "uvloop": "uvloop:new_event_loop",
+    "rloop": "rloop:new_event_loop",
 }
+
+# The peers a default run compares with when they are installed.
+PEERS = ("uvloop", "rloop")
 
 
 def parse(text):
@@ -48,12 +52,14 @@ def parse(text):
 
 def defaults():
     """The default loops and a note for each one left out: asyncio, aioloop,
-    uvloop when installed, and the C reference server when a compiler exists."""
+    uvloop and rloop when installed, and the C reference server when a
+    compiler exists."""
     names, notes = ["asyncio", "aioloop"], []
-    if importlib.util.find_spec("uvloop") is not None:
-        names.append("uvloop")
-    else:
-        notes.append("uvloop: not installed (pip install uvloop), left out")
+    for peer in PEERS:
+        if importlib.util.find_spec(peer) is not None:
+            names.append(peer)
+        else:
+            notes.append(f"{peer}: not installed (pip install {peer}), left out")
     if cbuild.find_compiler() is not None:
         names.append(C_REFERENCE)
     else:

@@ -225,8 +225,7 @@ def test_quick_run_end_to_end(tmp_path):
     rep = json.loads(out.read_text())
 
     expected_loops = ["asyncio", "aioloop"]
-    if importlib.util.find_spec("uvloop"):
-        expected_loops.append("uvloop")
+    expected_loops += [p for p in ("uvloop", "rloop") if importlib.util.find_spec(p)]
     if cbuild.find_compiler():
         expected_loops.append("c-epoll")
     expected = (echo.workloads(quick=True) + http.workloads(quick=True) + micro.workloads(quick=True)
