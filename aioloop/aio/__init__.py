@@ -2,5 +2,9 @@
 libaio -> aioloop name table)."""
 
 from ._life import ainit, amain, aexit
+from ._proc import (Waitmsg, sig_install, add_child_handler,
+                    remove_child_handler, afork, aspawn)
 
-__all__ = ["ainit", "amain", "aexit"]
+__all__ = ["ainit", "amain", "aexit",
+           "Waitmsg", "sig_install", "add_child_handler",
+           "remove_child_handler", "afork", "aspawn"]
