@@ -6,8 +6,8 @@
 # throwaway venv made with PYTHON, then runs on tests/typing/example.py,
 # which uses every documented entry point:
 #   - mypy --strict on the example and on the stubs themselves
-#     (aioloop/__init__.pyi, aioloop/_core.pyi: an override the stubs get
-#     wrong is an error there);
+#     (aioloop/__init__.pyi, aioloop/_core.pyi, aioloop/aio/__init__.pyi:
+#     an override the stubs get wrong is an error there);
 #   - basedpyright in standard mode (pyright's own default checks);
 #   - mypy's stubtest, which imports aioloop and compares the stubs with the
 #     runtime (names, kinds, parameters, defaults), when the extension is
@@ -40,12 +40,12 @@ echo "== $("$VENV/bin/mypy" --version); $("$VENV/bin/basedpyright" --version | t
 echo "== python: $("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0])')"
 
 status=0
-echo "== mypy --strict tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi"
+echo "== mypy --strict tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi aioloop/aio/__init__.pyi"
 MYPYPATH="$ROOT" "$VENV/bin/mypy" --strict --no-incremental --cache-dir=/dev/null \
     --python-executable "$VENV/bin/python" \
-    tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi || status=1
+    tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi aioloop/aio/__init__.pyi || status=1
 
-echo "== basedpyright (standard) tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi"
+echo "== basedpyright (standard) tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi aioloop/aio/__init__.pyi"
 cfg=$(mktemp "${TMPDIR:-/tmp}/aioloop-pyright.XXXXXX.json")
 cat > "$cfg" <<JSON
 {
@@ -56,7 +56,7 @@ cat > "$cfg" <<JSON
 }
 JSON
 "$VENV/bin/basedpyright" --pythonpath "$VENV/bin/python" -p "$cfg" \
-    tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi || status=1
+    tests/typing/example.py aioloop/__init__.pyi aioloop/_core.pyi aioloop/aio/__init__.pyi || status=1
 rm -f "$cfg"
 
 suffix=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
