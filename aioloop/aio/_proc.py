@@ -134,6 +134,9 @@ def _after_fork_in_child():
     # here (it refuses work), so aio starts idle and the child can ainit()
     # its own. Locks are replaced: another thread may have held them at
     # fork(). The pidfds are this process's copies of the parent's watches.
+    # The signals of the parent's aio handlers get their default disposition
+    # back: caught by the loop's no-op handler, with no loop to read the
+    # wakeup fd, they would be ignored (a SIGTERM would not end the child).
     global _states_lock, _states
     _life._lock = _threading.Lock()
     _life._state = "idle"
@@ -146,6 +149,12 @@ def _after_fork_in_child():
             try:
                 _os.close(w.pidfd)
             except OSError:
+                pass
+        for sig in st.signals:
+            try:
+                _signal.signal(sig, _signal.default_int_handler
+                               if sig == _signal.SIGINT else _signal.SIG_DFL)
+            except (OSError, ValueError):
                 pass
     _states_lock = _threading.Lock()
     _states = _weakref.WeakKeyDictionary()
@@ -297,8 +306,8 @@ def _deliver_signal(sched, st, sig):
 def _check_pid(pid):
     if isinstance(pid, bool) or not isinstance(pid, int):
         raise TypeError(f"pid must be an int, got {type(pid).__name__}")
-    if pid <= 0:
-        raise ValueError(f"pid must be > 0 (one process), got {pid}")
+    if not 0 < pid <= 0x7fffffff:
+        raise ValueError(f"pid must be > 0 (one process) and fit a pid_t, got {pid}")
 
 
 def _not_our_child(pid):
@@ -443,8 +452,9 @@ def afork():
     the parent, 0 in the child.
 
     The child is a copy of the calling thread only. It starts with aio idle:
-    the parent's Scheduler refuses work there (RuntimeError), and the child
-    may ainit()/amain()/aexit() its own. A child forked inside a task is
+    the parent's Scheduler refuses work there (RuntimeError), the signals
+    of the parent's sig_install handlers have their default disposition
+    again, and the child may ainit()/amain()/aexit() its own. A child forked inside a task is
     still inside that task's call stack: end it with os._exit(), never by
     returning into the parent's scheduler. As with any fork of a
     multi-threaded process, the child must not rely on locks other threads
