@@ -23,6 +23,7 @@ pytestmark = pytest.mark.usefixtures("aio_clean")
 PY = sys.executable
 # os.fork() in a process with threads warns on Python 3.12+; afork is that.
 FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
+SLEEPER = "import time; time.sleep(120)"       # a child that runs until killed
 
 
 def spawn_python(code, *args, **kw):
@@ -71,7 +72,7 @@ def test_child_handler_gets_the_signal_that_killed_the_child():
         aio.aexit("done")
 
     def start():
-        pid = spawn_python("import time; time.sleep(60)")
+        pid = spawn_python(SLEEPER)
         seen.append(pid)
         aio.add_child_handler(on_exit, pid)
         os.kill(pid, signal.SIGTERM)
@@ -103,19 +104,25 @@ def test_add_child_handler_before_amain_and_from_a_plain_thread():
     def on_exit(msg):
         with lock:
             seen.append(msg.status)
-            if len(seen) == 2:
+            if len(seen) == 3:
                 aio.aexit("done")
 
     aio.ainit(2, 1)
     pid1 = spawn_python("import os; os._exit(11)")
     assert aio.add_child_handler(on_exit, pid1) is None      # loop 0 not running yet
+    early = threading.Thread(target=lambda: seen.append(aio.add_child_handler(
+        on_exit, spawn_python("import os; os._exit(10)"))))
+    early.start()                   # not running yet either, another thread
+    early.join()
+    assert seen == [None]
+    seen.clear()
     sched = _life.require()
     t = threading.Thread(target=lambda: aio.add_child_handler(
         on_exit, spawn_python("import os; os._exit(12)")))
     sched.sched(t.start)
     assert aio.amain() == "done"
     t.join()
-    assert sorted(seen) == [11, 12]
+    assert sorted(seen) == [10, 11, 12]
 
 
 def test_add_child_handler_replaces_and_returns_the_previous_handler():
@@ -129,7 +136,7 @@ def test_add_child_handler_replaces_and_returns_the_previous_handler():
         aio.aexit("done")
 
     def start():
-        pid = spawn_python("import sys; sys.stdin.read(); sys.exit(5)")
+        pid = spawn_python(SLEEPER)
         seen.append(aio.add_child_handler(first, pid))
         seen.append(aio.add_child_handler(second, pid) is first)
         seen.append(len(_pidfds()))                       # one watch still
@@ -147,7 +154,7 @@ def test_remove_child_handler_returns_it_and_leaves_the_child_unreaped():
         seen.append("ran")
 
     def start():
-        pid = spawn_python("import os; os._exit(9)")
+        pid = spawn_python(SLEEPER)     # runs until killed: never reaped by aio
         pidfds = _pidfds()
         aio.add_child_handler(handler, pid)
         seen.append(len(_pidfds()) - len(pidfds))
@@ -155,12 +162,13 @@ def test_remove_child_handler_returns_it_and_leaves_the_child_unreaped():
         seen.append(aio.remove_child_handler(pid))
         seen.append(_pidfds() == pidfds)
         # Nobody reaps it now: the caller does.
+        os.kill(pid, signal.SIGKILL)
         seen.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
         aio.aexit("done")
 
     status, errors = run_aio(start, hint=1)
     assert (status, errors) == ("done", [])
-    assert seen == [1, True, None, True, 9]
+    assert seen == [1, True, None, True, -signal.SIGKILL]
 
 
 def test_a_child_handler_that_raises_goes_to_the_exception_handler():
@@ -218,7 +226,7 @@ def test_handlers_left_at_exit_are_reported_and_their_pidfds_closed():
     pids = []
 
     def start():
-        pid = spawn_python("import sys; sys.stdin.read()")
+        pid = spawn_python(SLEEPER)
         pids.append(pid)
         aio.add_child_handler(print, pid)
         aio.aexit("done")
@@ -250,7 +258,7 @@ def test_add_child_handler_while_aio_exits_raises():
             os.waitpid(pid, 0)
 
     def start():
-        aio.add_child_handler(print, spawn_python("import sys; sys.stdin.read()"))
+        aio.add_child_handler(print, spawn_python(SLEEPER))
         _life.require().spawn(on_thread_1(), hint=1)
 
     status, errors = run_aio(start)
