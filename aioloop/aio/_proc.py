@@ -47,7 +47,10 @@ Thread contract
     written only on loop 0's thread, or by the thread that registers before
     amain() starts (under the life-cycle lock, while no thread runs loop
     0), and read there too. A _ChildWatch is owned by loop 0's thread. The
-    after-fork hook runs in the only thread of a new child.
+    after-fork hook runs in the only thread of a new child; it resets this
+    module's state and the life cycle's (aio/_life.py's globals and lock).
+    _life._lock is also taken here, around the few statements that decide
+    between registering directly and posting to loop 0.
 """
 
 import concurrent.futures as _futures
