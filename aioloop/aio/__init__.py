@@ -8,6 +8,8 @@ from ._io import (READ, WRITE, read, write, remove_read, remove_write,
 from ._timers import (add_oneshot, add_interval, remove_timer, now,
                       get_time_of_day, stats)
 from ._dial import adial
+from ._proc import (Waitmsg, sig_install, add_child_handler,
+                    remove_child_handler, afork, aspawn)
 from ._daemon import (access, close, fstat, fsync, open, pread, pwrite,
                       sendfile, stat)
 
@@ -18,4 +20,6 @@ __all__ = ["ainit", "amain", "aexit",
            "add_oneshot", "add_interval", "remove_timer", "now",
            "get_time_of_day", "stats",
            "fsync", "open", "close", "access", "stat", "fstat", "sendfile",
-           "pread", "pwrite", "adial"]
+           "pread", "pwrite", "adial",
+           "Waitmsg", "sig_install", "add_child_handler",
+           "remove_child_handler", "afork", "aspawn"]

@@ -3,9 +3,10 @@
 # or an errno) or the operation's result, in a new task on the requesting
 # dispatch thread.
 import os
+import resource
 import socket
-from collections.abc import Callable
-from typing import Any, Final, Protocol, TypeAlias, TypeVarTuple, Unpack, type_check_only
+from collections.abc import Callable, Mapping
+from typing import Any, Final, NamedTuple, Protocol, TypeAlias, TypeVarTuple, Unpack, type_check_only
 
 from typing_extensions import Buffer
 
@@ -21,10 +22,13 @@ __all__ = ["ainit", "amain", "aexit",
            "add_oneshot", "add_interval", "remove_timer", "now",
            "get_time_of_day", "stats",
            "fsync", "open", "close", "access", "stat", "fstat", "sendfile",
-           "pread", "pwrite", "adial"]
+           "pread", "pwrite", "adial",
+           "Waitmsg", "sig_install", "add_child_handler",
+           "remove_child_handler", "afork", "aspawn"]
 
 _Path: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 _ErrHandler: TypeAlias = Callable[[int], object]
+_StrOrBytesPath: TypeAlias = _Path
 
 @type_check_only
 class _SchedIoHandle(Protocol):
@@ -115,4 +119,40 @@ def adial(fdh: Callable[[socket.socket], object], addr: str, *,
           errh: _ErrHandler | None = None, local: Any = None, timeout: float | None = None,
           resolver: Resolver | None = None, hint: int | None = None) -> None:
     """Dial a dial string; fdh(sock) with the connected socket, or errh(errno)."""
+    ...
+
+# --- signals and processes -----------------------------------------------------
+
+class Waitmsg(NamedTuple):
+    """How a child ended: exit status or killing signal, and its rusage
+    (all None if someone else reaped it)."""
+    pid: int
+    status: int | None
+    signal: int | None
+    rusage: resource.struct_rusage | None
+
+def sig_install(fn: Callable[[int], object] | None, sig: int) -> Callable[[int], object] | None:
+    """Install fn(signum) as the handler of signal sig, run as a task;
+    None restores the default. Returns the handler it replaces."""
+    ...
+
+def add_child_handler(fn: Callable[[Waitmsg], object], pid: int) -> Callable[[Waitmsg], object] | None:
+    """Run fn(waitmsg) as a task when child pid exits (it is reaped then);
+    returns the handler it replaces for that pid."""
+    ...
+
+def remove_child_handler(pid: int) -> Callable[[Waitmsg], object] | None:
+    """Remove the handler of child pid and return it (None if none)."""
+    ...
+
+def afork() -> int:
+    """fork() while the scheduler keeps running; 0 in the child, where aio
+    starts idle."""
+    ...
+
+def aspawn(path: _StrOrBytesPath, argv: list[_StrOrBytesPath] | tuple[_StrOrBytesPath, ...],
+           env: Mapping[str | bytes, str | bytes] | None = None,
+           fn: Callable[[], object] | None = None) -> int:
+    """fork and exec path with argv and env, fn() in the child before exec;
+    returns the pid. Exec errors are OSError in the parent."""
     ...

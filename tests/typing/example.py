@@ -307,3 +307,31 @@ def callback_style() -> None:
     aio.aexit(n)
     status = aio.amain()
     print(removed, cancelled, status)
+
+
+def aio_signals_and_processes() -> None:
+    import os
+    import signal
+
+    from aioloop import aio
+
+    def on_signal(signum: int) -> None:
+        aio.aexit(signum)
+
+    def on_child(msg: aio.Waitmsg) -> None:
+        code: int | None = msg.status if msg.signal is None else None
+        print(code, msg.pid, msg.rusage)
+
+    aio.ainit(4, 2)
+    previous = aio.sig_install(on_signal, signal.SIGTERM)
+    aio.sig_install(previous, signal.SIGTERM)
+    aio.sig_install(None, signal.SIGTERM)
+    pid: int = aio.aspawn("/bin/true", ["true"], env={"LANG": "C"}, fn=lambda: os.setpgid(0, 0))
+    aio.add_child_handler(on_child, pid)
+    removed = aio.remove_child_handler(pid)
+    if removed is not None:
+        removed(aio.Waitmsg(pid, 0, None, None))
+    if aio.afork() == 0:
+        os._exit(0)
+    status: object = aio.amain()
+    print(status)
