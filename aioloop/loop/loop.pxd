@@ -52,6 +52,7 @@ cdef class EventLoopCore:
         # arrived are copied out. Loop thread only.
         char *_recv_buf
         Py_ssize_t _recv_buf_size
+        bint _recv_big         # the last sock_recv got >= _RECV_DIRECT_MIN bytes
         # An instance attribute `time` was set: mock.patch.object(loop,
         # 'time') replaced the clock (see _clock_is_ours in loop.pyx).
         bint _time_on_instance

@@ -461,3 +461,29 @@ def test_fd_of_a_closed_transport_is_reusable_after_connection_lost(run, what):
             t2.close()
             await p2.closed
     run(main)
+
+
+def test_sock_recv_of_bulk_then_small_data_returns_exactly_what_was_sent(run):
+    # Large reads are received straight into the returned bytes (sized by
+    # FIONREAD), small ones through the loop's buffer: alternate between the
+    # two and check every byte and every boundary.
+    async def main():
+        loop = asyncio.get_running_loop()
+        with listener() as ls, nb(socket.socket()) as c:
+            accept = asyncio.ensure_future(loop.sock_accept(ls))
+            await loop.sock_connect(c, ls.getsockname())
+            conn, _ = await accept
+            with conn:
+                for round_ in range(6):
+                    size = (300_000, 5, 70_000, 40_000, 1, 200_000)[round_]
+                    data = pattern(size, round_)
+                    await loop.sock_sendall(c, data)
+                    got = bytearray()
+                    while len(got) < size:
+                        chunk = await loop.sock_recv(conn, min(262_144, size - len(got)))
+                        assert type(chunk) is bytes and 0 < len(chunk) <= size - len(got)
+                        got += chunk
+                    assert got == data
+                c.shutdown(socket.SHUT_WR)
+                assert await loop.sock_recv(conn, 262_144) == b""
+    run(main)
