@@ -324,6 +324,12 @@ cdef class EventLoopCore:
         """Like call_soon(), callable from any thread. From another thread,
         the callback goes through the loop's inbox and wakes the loop if it
         sleeps (one eventfd write per sleep)."""
+        return self._call_soon_threadsafe(callback, args, context)
+
+    cdef Handle _call_soon_threadsafe(self, object callback, tuple args,
+                                      object context):
+        # call_soon_threadsafe()'s body, for the Scheduler's hinted sched()
+        # too (through LoopRemote.call_threadsafe).
         self._check_closed_c()
         cdef Handle h
         if (aio_load_flag(&self._running) and

@@ -36,6 +36,7 @@ cdef class SchedCore:
     #                handed to threads woken to steal (see DispatchHook)
     #   closed       atomic flag: submissions refused (shutdown has begun);
     #                stealing stops so that each loop drains its own queue
+    #   fork_gen     immutable: the fork generation it was made in
     cdef:
         int n
         list hooks
@@ -48,6 +49,12 @@ cdef class SchedCore:
         # nothing is enqueued behind its drain
         int inflight
         Py_ssize_t bound
+        unsigned long fork_gen
 
     cdef int notify_one(self, int from_index) except -1
     cdef int least_loaded(self) noexcept
+    cdef int caller_index(self) noexcept
+    cdef Handle sched(self, object fn, tuple args, object hint, object context,
+                      int caller)
+    cdef SchedHandle _submit(self, object callback, tuple args, object context,
+                             int caller)

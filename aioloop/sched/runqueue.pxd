@@ -34,6 +34,7 @@ cdef class RunQueue:
         int closed           # under lock: put() refuses, waiters give up
 
     cdef bint _grow_locked(self) noexcept nogil
+    cdef int _store_locked(self, PyObject *h) noexcept nogil
     cdef Py_ssize_t _pop_locked(self, PyObject **out, Py_ssize_t n) noexcept nogil
     cdef int put(self, SchedHandle h, bint block) except -1
     cdef Py_ssize_t take(self, PyObject **out, Py_ssize_t n) noexcept nogil

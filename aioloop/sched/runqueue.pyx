@@ -74,41 +74,54 @@ cdef class RunQueue:
         self.cap *= 2
         return True
 
+    cdef int _store_locked(self, PyObject *h) noexcept nogil:
+        # 0 stored, 1 full (bound), 2 out of memory, 3 closed; lock held.
+        if self.closed:
+            return 3
+        if self.bound and self.count >= self.bound:
+            return 1
+        if self.count == self.cap and not self._grow_locked():
+            return 2
+        self.buf[(self.head + self.count) & (self.cap - 1)] = h
+        aio_store_ssize(&self.count, self.count + 1)
+        return 0
+
     cdef int put(self, SchedHandle h, bint block) except -1:
         """Queue h (any thread). With a bound and `block`, wait for space
         (the GIL released); without `block`, a full queue raises."""
-        cdef int full = 0, closed = 0, stored = 0
+        cdef int r
         Py_INCREF(h)        # the queue's reference, dropped again if refused
-        with nogil:
-            pthread_mutex_lock(&self.lock)
-            while (not self.closed and self.bound and self.count >= self.bound
-                   and block):
-                self.waiting += 1
-                pthread_cond_wait(&self.space, &self.lock)
-                self.waiting -= 1
-            if self.closed:
-                closed = 1
-            elif self.bound and self.count >= self.bound:
-                full = 1
-            elif self.count == self.cap and not self._grow_locked():
-                full = 2
-            else:
-                self.buf[(self.head + self.count) & (self.cap - 1)] = <PyObject *>h
-                aio_store_ssize(&self.count, self.count + 1)
-                stored = 1
+        # Taken with the GIL held, as the inbox's lock: no holder of this lock
+        # ever waits for the GIL (every critical section is nogil code), and
+        # releasing the GIL per put would hand it to another thread each time.
+        pthread_mutex_lock(&self.lock)
+        if block and self.bound and self.count >= self.bound and not self.closed:
+            # Full: wait for space without the GIL. The mutex is dropped
+            # first, and dropped again before the GIL is taken back, so that
+            # nobody waits for the GIL while holding it.
             pthread_mutex_unlock(&self.lock)
-        if not stored:
-            Py_DECREF(h)
-        if closed:
+            with nogil:
+                pthread_mutex_lock(&self.lock)
+                while (not self.closed and self.count >= self.bound):
+                    self.waiting += 1
+                    pthread_cond_wait(&self.space, &self.lock)
+                    self.waiting -= 1
+                r = self._store_locked(<PyObject *>h)
+                pthread_mutex_unlock(&self.lock)
+        else:
+            r = self._store_locked(<PyObject *>h)
+            pthread_mutex_unlock(&self.lock)
+        if r == 0:
+            return 0
+        Py_DECREF(h)
+        if r == 3:
             raise RuntimeError('scheduler is closed')
-        if full == 1:
+        if r == 1:
             raise RuntimeError(
                 'the run queue is full (Scheduler max_pending); a dispatch '
                 'thread does not wait for space, since two full threads '
                 'waiting on each other would deadlock')
-        if full == 2:
-            raise MemoryError()
-        return 0
+        raise MemoryError()
 
     cdef int put_many(self, PyObject **items, Py_ssize_t n) except -1:
         """Take over n owned references (stolen work): no bound applies, the
