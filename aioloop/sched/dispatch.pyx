@@ -67,7 +67,7 @@ cdef class DispatchHook(CycleHook):
                 i += 1
         finally:
             while i < n:        # only after a MemoryError from push_ready
-                Py_DECREF(<object>items[i])
+                _gc_release(items[i])
                 i += 1
         return 0
 
@@ -305,8 +305,10 @@ cdef class SchedCore:
             if n == 0:
                 return out
             for i in range(n):
-                out.append(<object>tmp[i])
-                Py_DECREF(<object>tmp[i])
+                h = <object>tmp[i]
+                Py_DECREF(h)
+                _gc_unpark_refused(h)   # out of the loops' queues for good
+                out.append(h)
 
     def is_closed(self):
         return bool(aio_load_seq(&self.closed))

@@ -10,8 +10,18 @@
 #
 # Lock order: a thread holds at most one RunQueue lock at a time (a steal
 # copies out under the victim's lock, then puts under its own).
+#
+# Garbage-collector parking (loop/handles.pyx): a SchedHandle is untracked
+# from put() until a loop's run cycle lets it go, with the context copied
+# for it; the references that take(), take_half() and put_many() move stay
+# parked (they go to another queue or a ready queue, which expect that).
+# A queue of 100k waiting SchedHandles thus costs the collector nothing;
+# tracked, each collection traversed them all (and their contexts), which
+# took most of the time of a flood. Whoever takes a handle out of the
+# loops' queues for good (SchedCore.take_all, a refused put, dealloc)
+# unparks it.
 
-from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
+from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from aioloop.includes.pthread cimport *
@@ -32,7 +42,11 @@ cdef SchedHandle _new_sched_handle(object callback, tuple args, object context):
     cdef SchedHandle h = SchedHandle.__new__(SchedHandle)
     h._callback = callback
     h._args = args
-    h._context = PyContext_CopyCurrent() if context is None else context
+    if context is None:
+        h._context = PyContext_CopyCurrent()
+        _gc_park_context(h)         # its own copy: reachable only through h
+    else:
+        h._context = context
     return h
 
 
@@ -55,7 +69,7 @@ cdef class RunQueue:
         cdef Py_ssize_t i
         if self.buf != NULL:
             for i in range(self.count):
-                Py_XDECREF(self.buf[(self.head + i) & (self.cap - 1)])
+                _gc_release(self.buf[(self.head + i) & (self.cap - 1)])
             free(self.buf)
         pthread_cond_destroy(&self.space)
         pthread_mutex_destroy(&self.lock)
@@ -90,6 +104,7 @@ cdef class RunQueue:
         """Queue h (any thread). With a bound and `block`, wait for space
         (the GIL released); without `block`, a full queue raises."""
         cdef int r
+        _gc_park(h)
         Py_INCREF(h)        # the queue's reference, dropped again if refused
         # Taken with the GIL held, as the inbox's lock: no holder of this lock
         # ever waits for the GIL (every critical section is nogil code), and
@@ -114,6 +129,7 @@ cdef class RunQueue:
         if r == 0:
             return 0
         Py_DECREF(h)
+        _gc_unpark_refused(h)
         if r == 3:
             raise RuntimeError('scheduler is closed')
         if r == 1:
