@@ -476,7 +476,10 @@ def _set_once(fut):
 
 # --- the Scheduler -----------------------------------------------------------
 
-class Scheduler:
+# sched(fn, /, *args, hint=None, context=None) is inherited from
+# _core.SchedulerBase: the whole submission path is in C (SchedCore.sched in
+# sched/dispatch.pyx), one call from the caller's frame.
+class Scheduler(_core.SchedulerBase):
     """N dispatch threads, each running one aioloop Loop, and one daemon pool.
 
     ``with Scheduler(threads=4) as s: s.run(main())`` runs main on loop 0 in
@@ -559,11 +562,6 @@ class Scheduler:
                 loop.set_exception_handler(handler)
 
     # -- submission --
-
-    # sched(fn, /, *args, hint=None, context=None): the whole path is in C
-    # (SchedCore.sched in sched/dispatch.pyx: checks, placement, queueing),
-    # one call from the caller's frame; its docstring is there.
-    sched = _core.scheduler_sched
 
     def spawn(self, coro, *, hint=None, name=None, context=None):
         """Run coroutine `coro` as a Task on a dispatch thread (``hint %

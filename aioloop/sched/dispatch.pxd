@@ -58,3 +58,9 @@ cdef class SchedCore:
                       int caller)
     cdef SchedHandle _submit(self, object callback, tuple args, object context,
                              int caller)
+
+
+cdef class SchedulerBase:
+    # The C part of a Scheduler (scheduler.py): its SchedCore, set once by
+    # Scheduler.__init__ before the Scheduler is shared, then immutable.
+    cdef public SchedCore _core

@@ -335,14 +335,17 @@ cdef class SchedCore:
 
 
 # --- the Python-facing entry points --------------------------------------------
-# Bound as Scheduler.sched (scheduler.py) and exported as aioloop.sched: one
-# C call from the caller's frame to the queue.
+# Scheduler.sched (SchedulerBase, the base of scheduler.py's Scheduler) and
+# aioloop.sched: one C call from the caller's frame to the queue.
 
-@cython.binding(True)
-def scheduler_sched(self, fn, /, *args, hint=None, context=None):
-    """Run fn(*args) on a dispatch thread (``hint % threads`` if given)
-    from any thread; returns a handle with cancel()."""
-    return (<SchedCore?>self._core).sched(fn, args, hint, context, -2)
+cdef class SchedulerBase:
+    @cython.binding(True)
+    def sched(self, fn, /, *args, hint=None, context=None):
+        """Run fn(*args) on a dispatch thread (``hint % threads`` if given)
+        from any thread; returns a handle with cancel()."""
+        if self._core is None:
+            raise RuntimeError("Scheduler.__init__ was not called")
+        return self._core.sched(fn, args, hint, context, -2)
 
 
 @cython.binding(True)
