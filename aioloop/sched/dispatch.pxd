@@ -20,8 +20,6 @@ cdef class DispatchHook(CycleHook):
         unsigned long long n_stolen
         unsigned long long n_steal_attempts
         unsigned long long n_sleeps
-        # Written by submitting threads: atomic.
-        int n_outside
 
     cdef int _adopt(self, PyObject **items, Py_ssize_t n) except -1
     cdef Py_ssize_t _steal(self) except -1

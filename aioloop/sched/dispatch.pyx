@@ -282,7 +282,6 @@ cdef class SchedCore:
             target = self.least_loaded()
             hook = <DispatchHook>self.hooks[target]
             hook.q.put(h, True)
-            aio_fetch_add(&hook.n_outside, 1)
             hook.remote.kick()
         return h
 
@@ -329,7 +328,7 @@ cdef class SchedCore:
             'stolen': h.n_stolen,
             'steal_attempts': h.n_steal_attempts,
             'sleeps': h.n_sleeps,
-            'submitted_outside': aio_load_relaxed(&h.n_outside),
+            'submitted_outside': h.q.puts_outside(),
             'queued': h.q.size(),
         }
 

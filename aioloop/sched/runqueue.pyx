@@ -100,6 +100,12 @@ cdef class RunQueue:
         aio_store_ssize(&self.count, self.count + 1)
         return 0
 
+    cdef int _put_locked(self, PyObject *h, bint outside) noexcept nogil:
+        cdef int r = self._store_locked(h)
+        if r == 0 and outside:
+            self.n_put_outside += 1
+        return r
+
     cdef int put(self, SchedHandle h, bint block) except -1:
         """Queue h (any thread). With a bound and `block`, wait for space
         (the GIL released); without `block`, a full queue raises."""
@@ -121,10 +127,10 @@ cdef class RunQueue:
                     self.waiting += 1
                     pthread_cond_wait(&self.space, &self.lock)
                     self.waiting -= 1
-                r = self._store_locked(<PyObject *>h)
+                r = self._put_locked(<PyObject *>h, block)
                 pthread_mutex_unlock(&self.lock)
         else:
-            r = self._store_locked(<PyObject *>h)
+            r = self._put_locked(<PyObject *>h, block)
             pthread_mutex_unlock(&self.lock)
         if r == 0:
             return 0
@@ -194,6 +200,13 @@ cdef class RunQueue:
 
     cdef Py_ssize_t size(self) noexcept nogil:
         return aio_load_ssize_relaxed(&self.count)
+
+    cdef unsigned long long puts_outside(self) noexcept nogil:
+        cdef unsigned long long n
+        pthread_mutex_lock(&self.lock)
+        n = self.n_put_outside
+        pthread_mutex_unlock(&self.lock)
+        return n
 
     cdef void close(self) noexcept:
         """Refuse further puts and release blocked producers (they raise)."""
