@@ -47,6 +47,7 @@ cdef inline int _check_hint(object hint) except -1:
 cdef enum:
     _TAKE_BATCH = 128       # own-queue items moved into ready per pass
     _STEAL_MAX = 1024       # items one steal may move
+    _RUNQ_BACKLOG = 4096    # queued items past which outside producers yield
 
 
 cdef class DispatchHook(CycleHook):
@@ -283,6 +284,16 @@ cdef class SchedCore:
             hook = <DispatchHook>self.hooks[target]
             hook.q.put(h, True)
             hook.remote.kick()
+            if hook.q.size() > _RUNQ_BACKLOG:
+                # Back-pressure, as for the inbox (loop.pyx): a producer
+                # that never releases the GIL keeps the dispatch threads
+                # from running for whole switch intervals, and the queues
+                # grow to hundreds of thousands of handles and contexts,
+                # far out of the caches, which then slow every step of
+                # running them. Give the GIL and the CPU away once per
+                # submission past the mark instead.
+                with nogil:
+                    sched_yield()
         return h
 
     def close(self):
