@@ -35,6 +35,22 @@ cdef class SchedHandle(Handle):
         # and clears the callback itself (see the class declaration).
         aio_store_flag(&self._cancelled, 1)
 
+    def _repr_info(self):
+        if self._loop is not None:
+            return Handle._repr_info(self)
+        # Not taken by a loop yet (queued, or dropped by a close): asyncio's
+        # _repr_info asks the loop for its debug flag from Python 3.13 on.
+        info = ['SchedHandle']
+        if self._cancelled:
+            info.append('cancelled')
+        if self._callback is not None:
+            if _format_callback_takes_debug:
+                info.append(_format_callback_source(self._callback, self._args,
+                                                    debug=False))
+            else:
+                info.append(_format_callback_source(self._callback, self._args))
+        return info
+
 
 cdef SchedHandle _new_sched_handle(object callback, tuple args, object context):
     if not PyCallable_Check(callback):

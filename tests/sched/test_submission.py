@@ -150,3 +150,13 @@ def test_work_dropped_by_a_close_without_run_is_tracked_again(clean_exit, caplog
     for h in handles:
         assert gc.is_tracked(h) and gc.is_tracked(h.get_context())
     gc.collect()
+
+
+def test_a_sched_handle_no_loop_took_has_a_repr_on_every_version(clean_exit):
+    with aioloop.Scheduler(threads=2) as s:
+        h = s.sched(print, 1)
+        first = repr(h)
+        h.cancel()
+        second = repr(h)
+    assert (first, second) == ("<SchedHandle print(1)>",
+                               "<SchedHandle cancelled print(1)>")
