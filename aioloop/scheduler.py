@@ -71,7 +71,6 @@ import asyncio as _asyncio
 import functools as _functools
 import inspect as _inspect
 import logging as _logging
-import os as _os
 import threading as _threading
 import time as _time
 import types as _types
@@ -86,19 +85,6 @@ _logger = _logging.getLogger("aioloop")
 # asyncio.Task(eager_start=) exists from 3.12.
 _EAGER = "eager_start" in _inspect.signature(_asyncio.Task).parameters
 _get_running_loop = _events._get_running_loop
-
-_fork_generation = 0
-
-
-def _after_fork_in_child():
-    global _fork_generation
-    _fork_generation += 1
-
-
-_os.register_at_fork(after_in_child=_after_fork_in_child)
-
-_FORKED = ("this Scheduler belongs to the parent process (inherited across "
-           "fork()); a child process must make its own Scheduler")
 
 _WRONG_LOOP_NOTE = (
     "aioloop: this work ran on dispatch thread {index}, which runs its own "
@@ -490,7 +476,10 @@ def _set_once(fut):
 
 # --- the Scheduler -----------------------------------------------------------
 
-class Scheduler:
+# sched(fn, /, *args, hint=None, context=None) is inherited from
+# _core.SchedulerBase: the whole submission path is in C (SchedCore.sched in
+# sched/dispatch.pyx), one call from the caller's frame.
+class Scheduler(_core.SchedulerBase):
     """N dispatch threads, each running one aioloop Loop, and one daemon pool.
 
     ``with Scheduler(threads=4) as s: s.run(main())`` runs main on loop 0 in
@@ -505,7 +494,6 @@ class Scheduler:
             _check_count("daemons", daemons)
         if max_pending is not None:
             _check_count("max_pending", max_pending)
-        self._fork_gen = _fork_generation
         self._core = _core.SchedCore(self._n, max_pending or 0)
         self._pool = _core.DaemonPool(daemons)
         self._lock = _threading.Lock()
@@ -575,37 +563,6 @@ class Scheduler:
 
     # -- submission --
 
-    def _caller_index(self):
-        loop = _get_running_loop()
-        if loop is not None and getattr(loop, "_aioloop_sched", None) is self:
-            return loop._aioloop_index
-        return -1
-
-    def _submit(self, fn, args, context, hint):
-        if self._fork_gen != _fork_generation:
-            raise RuntimeError(_FORKED)
-        core = self._core
-        core.enter()        # refused once the shutdown began
-        try:
-            caller = self._caller_index()
-            if hint is None:
-                return core.submit(fn, args, context, caller)
-            target = hint % self._n
-            loop = self._loops[target]
-            if caller == target:
-                return loop.call_soon(fn, *args, context=context)
-            return loop.call_soon_threadsafe(fn, *args, context=context)
-        finally:
-            core.leave()
-
-    def sched(self, fn, /, *args, hint=None, context=None):
-        """Run fn(*args) on a dispatch thread (``hint % threads`` if given)
-        from any thread; returns a handle with cancel()."""
-        _check_hint(hint)
-        if not callable(fn):
-            raise TypeError(f"sched() needs a callable, got {fn!r}")
-        return self._submit(fn, args, context, hint)
-
     def spawn(self, coro, *, hint=None, name=None, context=None):
         """Run coroutine `coro` as a Task on a dispatch thread (``hint %
         threads`` if given) from any thread; returns its Spawned."""
@@ -613,7 +570,7 @@ class Scheduler:
         _check_coro(coro)
         sp = Spawned(coro, name, self)
         try:
-            sp._handle = self._submit(_start_spawned, (sp,), context, hint)
+            sp._handle = self._core.submit(_start_spawned, (sp,), hint, context)
         except BaseException:
             sp._coro = None
             coro.close()
@@ -907,18 +864,10 @@ def spawn(coro, *, hint=None, name=None, context=None):
     return _spawn_on_plain_loop(loop, coro, name, context)
 
 
-def sched(fn, /, *args, hint=None, context=None):
-    """Run fn(*args) on the current scheduler (from a dispatch thread) or,
-    on a plain running loop, soon on that loop. Returns a handle."""
-    _check_hint(hint)
-    loop = _get_running_loop()
-    s = getattr(loop, "_aioloop_sched", None) if loop is not None else None
-    if s is not None:
-        return s.sched(fn, *args, hint=hint, context=context)
-    if loop is None:
-        raise RuntimeError("aioloop.sched() needs a running loop; from a plain "
-                           "thread use Scheduler.sched()")
-    return loop.call_soon(fn, *args, context=context)
+# sched(fn, /, *args, hint=None, context=None): the current scheduler's
+# sched() from a dispatch thread, call_soon on a plain running loop; in C
+# (sched/dispatch.pyx), as Scheduler.sched.
+sched = _core.sched
 
 
 def new_scheduler_loop(threads, daemons):

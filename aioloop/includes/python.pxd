@@ -15,6 +15,17 @@ cdef extern from "Python.h":
 
     unsigned long PyThread_get_thread_ident()
 
+    # callable(*args) without the tuple round trip of PyObject_Call: the
+    # tuple's items are passed in place (the run cycle's callback call).
+    object PyObject_Vectorcall(object callable, PyObject **args,
+                               size_t nargsf, PyObject *kwnames)
+
+cdef extern from *:
+    """
+    #define aio_tuple_items(t) (((PyTupleObject *)(t))->ob_item)
+    """
+    PyObject **aio_tuple_items(tuple t)
+
     void PyObject_GC_Track(object)
     void PyObject_GC_UnTrack(object)
     int PyObject_GC_IsTracked(object)

@@ -205,7 +205,12 @@ cdef class Inbox:
         """Wake the loop if it is (about to be) asleep in epoll_wait; for a
         producer that has just published work in a queue the loop checks
         after prepare_sleep(). Any thread. Returns 1 if it wrote the eventfd."""
-        if not aio_exchange_seq(&self.sleeping, 0):
+        # A load first: while the loop is awake (a flood) the producer reads
+        # the line instead of taking it from the loop's core with a locked
+        # exchange. A seq_cst load that sees 0 suffices for the handshake:
+        # `sleeping = 1` comes later in the single total order, so the loop's
+        # check after it sees the work published before this load.
+        if not aio_load_seq(&self.sleeping) or not aio_exchange_seq(&self.sleeping, 0):
             return 0
         if self.fork_gen != _fork_generation:
             return 0

@@ -93,5 +93,6 @@ cdef class EventLoopCore:
     cdef int _dispatch_io(self, FdWatcher w, uint32_t events) except -1
     cdef int _timer_cancelled(self, TimerHandle t) except -1
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context, str method)
+    cdef Handle _call_soon_threadsafe(self, object callback, tuple args, object context)
     cdef Handle _post_threadsafe(self, object callback, tuple args, object context, bint defer_wake)
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)

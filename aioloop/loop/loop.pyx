@@ -20,6 +20,7 @@ from libc.stdlib cimport malloc, free
 from aioloop.includes.linux cimport *
 from aioloop.includes.atomics cimport *
 from aioloop.includes.python cimport PyContext_Enter, PyContext_Exit, PyContext_CopyCurrent, PyThread_get_thread_ident
+from aioloop.includes.python cimport PyObject_Vectorcall, aio_tuple_items
 from aioloop.includes.python cimport _PyContext_Enter_ptr, _PyContext_Exit_ptr
 
 cdef object _Future = _asyncio.Future
@@ -352,6 +353,12 @@ cdef class EventLoopCore:
         """Like call_soon(), callable from any thread. From another thread,
         the callback goes through the loop's inbox and wakes the loop if it
         sleeps (one eventfd write per sleep)."""
+        return self._call_soon_threadsafe(callback, args, context)
+
+    cdef Handle _call_soon_threadsafe(self, object callback, tuple args,
+                                      object context):
+        # call_soon_threadsafe()'s body, for the Scheduler's hinted sched()
+        # too (through LoopRemote.call_threadsafe).
         self._check_closed_c()
         cdef Handle h
         if (aio_load_flag(&self._running) and
@@ -470,6 +477,8 @@ cdef class EventLoopCore:
 
     cdef int _run_handle(self, Handle h) except -1:
         cdef object ctx = h._context
+        cdef object callback
+        cdef tuple args
         cdef double t0 = 0.0, dt
         # Decide once: a callback may call set_debug(). Reading the flag again
         # afterwards would time a callback whose start was never taken (and
@@ -482,7 +491,12 @@ cdef class EventLoopCore:
         try:
             PyContext_Enter(ctx)
             try:
-                h._callback(*h._args)
+                # Local references: the callback may cancel its own handle,
+                # which drops _callback and _args while they are in use.
+                callback = h._callback
+                args = h._args
+                PyObject_Vectorcall(callback, aio_tuple_items(args),
+                                    len(args), NULL)
             finally:
                 PyContext_Exit(ctx)
         except (SystemExit, KeyboardInterrupt, LoopExit):

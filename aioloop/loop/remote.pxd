@@ -18,6 +18,7 @@ cdef class LoopRemote:
         Poller _poller          # for `polling` (an atomic) only
 
     cdef Handle post(self, object callback, tuple args, object context, bint defer_wake)
+    cdef Handle call_threadsafe(self, object callback, tuple args, object context)
     cdef void pay_wake(self) noexcept nogil
     cdef int kick(self) noexcept nogil
     cdef bint polling(self) noexcept nogil
@@ -25,7 +26,9 @@ cdef class LoopRemote:
     cdef bint is_sleeping(self) noexcept nogil
     cdef Py_ssize_t load(self) noexcept nogil
     cdef bint on_loop_thread(self) noexcept
+    cdef bint runs_on(self, unsigned long tid) noexcept nogil
     cdef bint accepting(self) noexcept
     # Loop thread only:
     cdef int push_ready(self, Handle h) except -1
     cdef int set_hook(self, CycleHook hook) except -1
+    cdef CycleHook hook(self)

@@ -8,6 +8,8 @@
 #                                   (call_soon_threadsafe's engine); with
 #                                   defer_wake the poster pays the eventfd
 #                                   write later, with pay_wake(), GIL released
+#   call_threadsafe(cb, args, ctx)  loop.call_soon_threadsafe(cb, *args,
+#                                   context=ctx), without the Python call
 #   kick()                          wake the loop if it sleeps: for a producer
 #                                   that published work in a queue the loop's
 #                                   CycleHook checks before sleeping
@@ -15,8 +17,10 @@
 #   is_sleeping()                   whether it is (about to be) asleep
 #   load()                          callbacks ready at its last pass plus its
 #                                   inbox (a hint, for placement)
-#   on_loop_thread(), accepting()   who runs it; whether it takes posts
-# and, to the loop's own thread only, push_ready() and set_hook().
+#   on_loop_thread(), runs_on(tid)  whether this thread (thread `tid`) runs it
+#   accepting()                     whether it takes posts
+# and, to the loop's own thread only, push_ready() and set_hook() (hook(),
+# what set_hook() set, to any thread).
 #
 # CycleHook: the one pre-sleep hook of the run cycle (set once, before the
 # loop runs; None costs one pointer test per pass):
@@ -54,6 +58,9 @@ cdef class LoopRemote:
     cdef Handle post(self, object callback, tuple args, object context, bint defer_wake):
         return self._loop._post_threadsafe(callback, args, context, defer_wake)
 
+    cdef Handle call_threadsafe(self, object callback, tuple args, object context):
+        return self._loop._call_soon_threadsafe(callback, args, context)
+
     cdef void pay_wake(self) noexcept nogil:
         self._inbox.pay_wake()
 
@@ -74,8 +81,14 @@ cdef class LoopRemote:
                 aio_load_ssize_relaxed(&self._inbox.count))
 
     cdef bint on_loop_thread(self) noexcept:
-        return (aio_load_ulong(&self._loop._tid) == PyThread_get_thread_ident()
-                and aio_load_flag(&self._loop._running))
+        return self.runs_on(PyThread_get_thread_ident())
+
+    cdef bint runs_on(self, unsigned long tid) noexcept nogil:
+        # `_running` first: run_forever() stores `_tid` before its release
+        # store of `_running`, so a loop seen running has its runner's tid
+        # visible (never an earlier runner's).
+        return (aio_load_flag(&self._loop._running) and
+                aio_load_ulong(&self._loop._tid) == tid)
 
     cdef bint accepting(self) noexcept:
         return not aio_load_flag(&self._loop._closed)
@@ -91,6 +104,10 @@ cdef class LoopRemote:
             raise RuntimeError('cannot set a cycle hook on a running loop')
         self._loop._hook = hook
         return 0
+
+    cdef CycleHook hook(self):
+        # Set before the loop runs, never changed after: any thread reads it.
+        return self._loop._hook
 
 
 cdef LoopRemote _new_remote(EventLoopCore loop):

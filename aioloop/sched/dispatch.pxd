@@ -20,8 +20,6 @@ cdef class DispatchHook(CycleHook):
         unsigned long long n_stolen
         unsigned long long n_steal_attempts
         unsigned long long n_sleeps
-        # Written by submitting threads: atomic.
-        int n_outside
 
     cdef int _adopt(self, PyObject **items, Py_ssize_t n) except -1
     cdef Py_ssize_t _steal(self) except -1
@@ -36,6 +34,7 @@ cdef class SchedCore:
     #                handed to threads woken to steal (see DispatchHook)
     #   closed       atomic flag: submissions refused (shutdown has begun);
     #                stealing stops so that each loop drains its own queue
+    #   fork_gen     immutable: the fork generation it was made in
     cdef:
         int n
         list hooks
@@ -48,6 +47,18 @@ cdef class SchedCore:
         # nothing is enqueued behind its drain
         int inflight
         Py_ssize_t bound
+        unsigned long fork_gen
 
     cdef int notify_one(self, int from_index) except -1
     cdef int least_loaded(self) noexcept
+    cdef int caller_index(self) noexcept
+    cdef Handle sched(self, object fn, tuple args, object hint, object context,
+                      int caller)
+    cdef SchedHandle _submit(self, object callback, tuple args, object context,
+                             int caller)
+
+
+cdef class SchedulerBase:
+    # The C part of a Scheduler (scheduler.py): its SchedCore, set once by
+    # Scheduler.__init__ before the Scheduler is shared, then immutable.
+    cdef public SchedCore _core

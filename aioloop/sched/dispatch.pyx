@@ -21,15 +21,33 @@
 #     one eventfd write per woken thread.
 #   - No lost wake-up: a loop stores `sleeping` (prepare_sleep, seq_cst),
 #     then has_work() loads every queue's count (seq_cst); a producer stores
-#     the count under the queue lock (seq_cst), then exchanges `sleeping`
-#     in kick(). One of the two sees the other's store.
+#     the count under the queue lock (seq_cst), then loads (and, set, takes)
+#     `sleeping` in kick(). One of the two sees the other's store.
+#
+# Submission (Scheduler.sched and spawn, the module's sched()) is one C call,
+# SchedCore.sched(): check the arguments, count the submission in `inflight`,
+# find the calling dispatch thread (the loop this thread runs, by thread id,
+# without asking asyncio for the running loop) and queue the work.
 
 from cpython.ref cimport Py_DECREF
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from aioloop.includes.atomics cimport *
+
+cdef str _SCHED_FORKED_MSG = (
+    "this Scheduler belongs to the parent process (inherited across "
+    "fork()); a child process must make its own Scheduler")
+cdef object _get_running_loop = _events._get_running_loop
+
+
+cdef inline int _check_hint(object hint) except -1:
+    if hint is not None and (isinstance(hint, bool) or not isinstance(hint, int)):
+        raise TypeError(f"hint must be an int or None, got {type(hint).__name__}")
+    return 0
 
 cdef enum:
     _TAKE_BATCH = 128       # own-queue items moved into ready per pass
     _STEAL_MAX = 1024       # items one steal may move
+    _RUNQ_BACKLOG = 4096    # queued items past which outside producers yield
 
 
 cdef class DispatchHook(CycleHook):
@@ -50,7 +68,7 @@ cdef class DispatchHook(CycleHook):
                 i += 1
         finally:
             while i < n:        # only after a MemoryError from push_ready
-                Py_DECREF(<object>items[i])
+                _gc_release(items[i])
                 i += 1
         return 0
 
@@ -154,6 +172,7 @@ cdef class SchedCore:
         self.nsearching = 0
         self.closed = 0
         self.inflight = 0
+        self.fork_gen = _fork_generation
 
     def attach(self, loop, int index):
         """Give loop `index` its hook (before the loop runs)."""
@@ -196,24 +215,63 @@ cdef class SchedCore:
             return 1
         return 0
 
-    def enter(self):
-        """Begin a submission: refused once closed; pair with leave()."""
-        aio_fetch_add(&self.inflight, 1)
-        if aio_load_seq(&self.closed):
-            aio_fetch_add(&self.inflight, -1)
-            raise RuntimeError('scheduler is closed')
+    cdef int caller_index(self) noexcept:
+        """The index of the dispatch thread calling (the one whose loop this
+        thread runs), or -1 for any other thread."""
+        cdef unsigned long me = PyThread_get_thread_ident()
+        cdef int j
+        for j in range(self.n):
+            if (<LoopRemote>self.remotes[j]).runs_on(me):
+                return j
+        return -1
 
-    def leave(self):
-        aio_fetch_add(&self.inflight, -1)
+    cdef Handle sched(self, object fn, tuple args, object hint, object context,
+                      int caller):
+        """Run fn(*args) on dispatch thread `hint` % n, or unhinted; any
+        thread. `caller`: the submitting dispatch thread's index when the
+        caller knows it, else -2 (found here if needed)."""
+        cdef long long h
+        cdef int target, overflow = 0
+        _check_hint(hint)
+        if not PyCallable_Check(fn):
+            raise TypeError(f"sched() needs a callable, got {fn!r}")
+        if self.fork_gen != _fork_generation:
+            raise RuntimeError(_SCHED_FORKED_MSG)
+        # In flight from before the `closed` check until the work is queued:
+        # the shutdown sets `closed`, then waits for no submission in flight.
+        aio_fetch_add(&self.inflight, 1)
+        try:
+            if aio_load_seq(&self.closed):
+                raise RuntimeError('scheduler is closed')
+            if hint is None:
+                if caller == -2:
+                    caller = self.caller_index()
+                return self._submit(fn, args, context, caller)
+            h = PyLong_AsLongLongAndOverflow(hint, &overflow)
+            if overflow:
+                target = hint % self.n
+            else:
+                target = h % self.n         # C's remainder (cdivision)
+                if target < 0:
+                    target += self.n
+            # Pinned: the loop's own call_soon_threadsafe (its ready queue
+            # on its own thread, its inbox from any other).
+            return (<LoopRemote>self.remotes[target]).call_threadsafe(
+                fn, args, context)
+        finally:
+            aio_fetch_add(&self.inflight, -1)
+
+    def submit(self, fn, tuple args, hint, context):
+        """Scheduler.sched(fn, *args, hint=hint, context=context)."""
+        return self.sched(fn, args, hint, context, -2)
 
     def inflight_count(self):
         return aio_load_seq(&self.inflight)
 
-    def submit(self, callback, tuple args, context, int caller):
-        """Queue unhinted work; `caller` is the submitting dispatch thread's
-        index, or -1 for any other thread. Returns the SchedHandle."""
-        if aio_load_seq(&self.closed):
-            raise RuntimeError('scheduler is closed')
+    cdef SchedHandle _submit(self, object callback, tuple args, object context,
+                             int caller):
+        # Unhinted work; `caller`: the submitting dispatch thread's index, or
+        # -1 for any other thread.
         cdef SchedHandle h = _new_sched_handle(callback, args, context)
         cdef int target
         cdef DispatchHook hook
@@ -225,8 +283,17 @@ cdef class SchedCore:
             target = self.least_loaded()
             hook = <DispatchHook>self.hooks[target]
             hook.q.put(h, True)
-            aio_fetch_add(&hook.n_outside, 1)
             hook.remote.kick()
+            if hook.q.size() > _RUNQ_BACKLOG:
+                # Back-pressure, as for the inbox (loop.pyx): a producer
+                # that never releases the GIL keeps the dispatch threads
+                # from running for whole switch intervals, and the queues
+                # grow to hundreds of thousands of handles and contexts,
+                # far out of the caches, which then slow every step of
+                # running them. Give the GIL and the CPU away once per
+                # submission past the mark instead.
+                with nogil:
+                    sched_yield()
         return h
 
     def close(self):
@@ -248,8 +315,10 @@ cdef class SchedCore:
             if n == 0:
                 return out
             for i in range(n):
-                out.append(<object>tmp[i])
-                Py_DECREF(<object>tmp[i])
+                h = <object>tmp[i]
+                Py_DECREF(h)
+                _gc_unpark_refused(h)   # out of the loops' queues for good
+                out.append(h)
 
     def is_closed(self):
         return bool(aio_load_seq(&self.closed))
@@ -270,6 +339,39 @@ cdef class SchedCore:
             'stolen': h.n_stolen,
             'steal_attempts': h.n_steal_attempts,
             'sleeps': h.n_sleeps,
-            'submitted_outside': aio_load_relaxed(&h.n_outside),
+            'submitted_outside': h.q.puts_outside(),
             'queued': h.q.size(),
         }
+
+
+# --- the Python-facing entry points --------------------------------------------
+# Scheduler.sched (SchedulerBase, the base of scheduler.py's Scheduler) and
+# aioloop.sched: one C call from the caller's frame to the queue.
+
+cdef class SchedulerBase:
+    @cython.binding(True)
+    def sched(self, fn, /, *args, hint=None, context=None):
+        """Run fn(*args) on a dispatch thread (``hint % threads`` if given)
+        from any thread; returns a handle with cancel()."""
+        if self._core is None:
+            raise RuntimeError("Scheduler.__init__ was not called")
+        return self._core.sched(fn, args, hint, context, -2)
+
+
+@cython.binding(True)
+def sched(fn, /, *args, hint=None, context=None):
+    """Run fn(*args) on the current scheduler (from a dispatch thread) or,
+    on a plain running loop, soon on that loop. Returns a handle."""
+    cdef CycleHook hook
+    _check_hint(hint)
+    loop = _get_running_loop()
+    if isinstance(loop, EventLoopCore):
+        hook = (<EventLoopCore>loop).remote().hook()
+        if isinstance(hook, DispatchHook):
+            # This thread runs dispatch loop `index`.
+            return (<DispatchHook>hook).core.sched(
+                fn, args, hint, context, (<DispatchHook>hook).index)
+    if loop is None:
+        raise RuntimeError("aioloop.sched() needs a running loop; from a plain "
+                           "thread use Scheduler.sched()")
+    return loop.call_soon(fn, *args, context=context)

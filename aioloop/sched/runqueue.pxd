@@ -18,7 +18,7 @@ cdef class RunQueue:
     #                   has_work, steal victim choice: a stale read costs at
     #                   most one needless or missed steal attempt, never an
     #                   item, because the items move under the lock)
-    #   n_pushed_outside, n_stolen_from: atomics (statistics)
+    #   n_put_outside   under `lock` (statistics)
     #   bound           immutable; 0 = unbounded
     #   space           signalled (under `lock`) when a bounded queue drops
     #                   below its bound; blocked outside producers wait on it
@@ -31,13 +31,19 @@ cdef class RunQueue:
         Py_ssize_t count
         Py_ssize_t bound
         int waiting          # producers blocked on `space` (under lock)
+        # Statistics: puts from outside the dispatch threads (block=True),
+        # under `lock` (read with puts_outside()).
+        unsigned long long n_put_outside
         int closed           # under lock: put() refuses, waiters give up
 
     cdef bint _grow_locked(self) noexcept nogil
+    cdef int _store_locked(self, PyObject *h) noexcept nogil
+    cdef int _put_locked(self, PyObject *h, bint outside) noexcept nogil
     cdef Py_ssize_t _pop_locked(self, PyObject **out, Py_ssize_t n) noexcept nogil
     cdef int put(self, SchedHandle h, bint block) except -1
     cdef Py_ssize_t take(self, PyObject **out, Py_ssize_t n) noexcept nogil
     cdef Py_ssize_t take_half(self, PyObject **out, Py_ssize_t n) noexcept nogil
     cdef int put_many(self, PyObject **items, Py_ssize_t n) except -1
     cdef Py_ssize_t size(self) noexcept nogil
+    cdef unsigned long long puts_outside(self) noexcept nogil
     cdef void close(self) noexcept

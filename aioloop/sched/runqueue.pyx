@@ -10,8 +10,18 @@
 #
 # Lock order: a thread holds at most one RunQueue lock at a time (a steal
 # copies out under the victim's lock, then puts under its own).
+#
+# Garbage-collector parking (loop/handles.pyx): a SchedHandle is untracked
+# from put() until a loop's run cycle lets it go, with the context copied
+# for it; the references that take(), take_half() and put_many() move stay
+# parked (they go to another queue or a ready queue, which expect that).
+# A queue of 100k waiting SchedHandles thus costs the collector nothing;
+# tracked, each collection traversed them all (and their contexts), which
+# took most of the time of a flood. Whoever takes a handle out of the
+# loops' queues for good (SchedCore.take_all, a refused put, dealloc)
+# unparks it.
 
-from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
+from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from aioloop.includes.pthread cimport *
@@ -25,6 +35,22 @@ cdef class SchedHandle(Handle):
         # and clears the callback itself (see the class declaration).
         aio_store_flag(&self._cancelled, 1)
 
+    def _repr_info(self):
+        if self._loop is not None:
+            return Handle._repr_info(self)
+        # Not taken by a loop yet (queued, or dropped by a close): asyncio's
+        # _repr_info asks the loop for its debug flag from Python 3.13 on.
+        info = ['SchedHandle']
+        if self._cancelled:
+            info.append('cancelled')
+        if self._callback is not None:
+            if _format_callback_takes_debug:
+                info.append(_format_callback_source(self._callback, self._args,
+                                                    debug=False))
+            else:
+                info.append(_format_callback_source(self._callback, self._args))
+        return info
+
 
 cdef SchedHandle _new_sched_handle(object callback, tuple args, object context):
     if not PyCallable_Check(callback):
@@ -32,7 +58,11 @@ cdef SchedHandle _new_sched_handle(object callback, tuple args, object context):
     cdef SchedHandle h = SchedHandle.__new__(SchedHandle)
     h._callback = callback
     h._args = args
-    h._context = PyContext_CopyCurrent() if context is None else context
+    if context is None:
+        h._context = PyContext_CopyCurrent()
+        _gc_park_context(h)         # its own copy: reachable only through h
+    else:
+        h._context = context
     return h
 
 
@@ -55,7 +85,7 @@ cdef class RunQueue:
         cdef Py_ssize_t i
         if self.buf != NULL:
             for i in range(self.count):
-                Py_XDECREF(self.buf[(self.head + i) & (self.cap - 1)])
+                _gc_release(self.buf[(self.head + i) & (self.cap - 1)])
             free(self.buf)
         pthread_cond_destroy(&self.space)
         pthread_mutex_destroy(&self.lock)
@@ -74,41 +104,62 @@ cdef class RunQueue:
         self.cap *= 2
         return True
 
+    cdef int _store_locked(self, PyObject *h) noexcept nogil:
+        # 0 stored, 1 full (bound), 2 out of memory, 3 closed; lock held.
+        if self.closed:
+            return 3
+        if self.bound and self.count >= self.bound:
+            return 1
+        if self.count == self.cap and not self._grow_locked():
+            return 2
+        self.buf[(self.head + self.count) & (self.cap - 1)] = h
+        aio_store_ssize(&self.count, self.count + 1)
+        return 0
+
+    cdef int _put_locked(self, PyObject *h, bint outside) noexcept nogil:
+        cdef int r = self._store_locked(h)
+        if r == 0 and outside:
+            self.n_put_outside += 1
+        return r
+
     cdef int put(self, SchedHandle h, bint block) except -1:
         """Queue h (any thread). With a bound and `block`, wait for space
         (the GIL released); without `block`, a full queue raises."""
-        cdef int full = 0, closed = 0, stored = 0
+        cdef int r
+        _gc_park(h)
         Py_INCREF(h)        # the queue's reference, dropped again if refused
-        with nogil:
-            pthread_mutex_lock(&self.lock)
-            while (not self.closed and self.bound and self.count >= self.bound
-                   and block):
-                self.waiting += 1
-                pthread_cond_wait(&self.space, &self.lock)
-                self.waiting -= 1
-            if self.closed:
-                closed = 1
-            elif self.bound and self.count >= self.bound:
-                full = 1
-            elif self.count == self.cap and not self._grow_locked():
-                full = 2
-            else:
-                self.buf[(self.head + self.count) & (self.cap - 1)] = <PyObject *>h
-                aio_store_ssize(&self.count, self.count + 1)
-                stored = 1
+        # Taken with the GIL held, as the inbox's lock: no holder of this lock
+        # ever waits for the GIL (every critical section is nogil code), and
+        # releasing the GIL per put would hand it to another thread each time.
+        pthread_mutex_lock(&self.lock)
+        if block and self.bound and self.count >= self.bound and not self.closed:
+            # Full: wait for space without the GIL. The mutex is dropped
+            # first, and dropped again before the GIL is taken back, so that
+            # nobody waits for the GIL while holding it.
             pthread_mutex_unlock(&self.lock)
-        if not stored:
-            Py_DECREF(h)
-        if closed:
+            with nogil:
+                pthread_mutex_lock(&self.lock)
+                while (not self.closed and self.count >= self.bound):
+                    self.waiting += 1
+                    pthread_cond_wait(&self.space, &self.lock)
+                    self.waiting -= 1
+                r = self._put_locked(<PyObject *>h, block)
+                pthread_mutex_unlock(&self.lock)
+        else:
+            r = self._put_locked(<PyObject *>h, block)
+            pthread_mutex_unlock(&self.lock)
+        if r == 0:
+            return 0
+        Py_DECREF(h)
+        _gc_unpark_refused(h)
+        if r == 3:
             raise RuntimeError('scheduler is closed')
-        if full == 1:
+        if r == 1:
             raise RuntimeError(
                 'the run queue is full (Scheduler max_pending); a dispatch '
                 'thread does not wait for space, since two full threads '
                 'waiting on each other would deadlock')
-        if full == 2:
-            raise MemoryError()
-        return 0
+        raise MemoryError()
 
     cdef int put_many(self, PyObject **items, Py_ssize_t n) except -1:
         """Take over n owned references (stolen work): no bound applies, the
@@ -165,6 +216,13 @@ cdef class RunQueue:
 
     cdef Py_ssize_t size(self) noexcept nogil:
         return aio_load_ssize_relaxed(&self.count)
+
+    cdef unsigned long long puts_outside(self) noexcept nogil:
+        cdef unsigned long long n
+        pthread_mutex_lock(&self.lock)
+        n = self.n_put_outside
+        pthread_mutex_unlock(&self.lock)
+        return n
 
     cdef void close(self) noexcept:
         """Refuse further puts and release blocked producers (they raise)."""
