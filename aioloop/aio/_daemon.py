@@ -30,6 +30,7 @@ delivers it. No other state is shared.
 """
 
 import contextvars as _contextvars
+from asyncio import events as _events
 from asyncio import get_running_loop as _get_running_loop
 import errno as _errno
 import logging as _logging
@@ -122,7 +123,9 @@ class _Request:
 def _request(op, errh, resh, convert, body, *args):
     sched = _scheduler(op)
     req = _Request(op, sched, errh, resh, convert)
-    index = sched._caller_index()
+    loop = _events._get_running_loop()
+    index = (loop._aioloop_index
+             if getattr(loop, "_aioloop_sched", None) is sched else -1)
     if index >= 0:
         # The requesting dispatch thread: the pool's short path, the result
         # comes back through this loop's inbox; the done callback is the

@@ -140,14 +140,19 @@ def _after_fork_in_child():
     # The signals of the parent's aio handlers get their default disposition
     # back: caught by the loop's no-op handler, with no loop to read the
     # wakeup fd, they would be ignored (a SIGTERM would not end the child).
+    # Only the aio Scheduler of the moment counts: the state of one whose
+    # amain() returned (still referenced somewhere) was torn down already,
+    # and its signals belong to whoever set them since.
     global _states_lock, _states
+    current = _life._sched
+    st = _states.get(current) if current is not None else None
     _life._lock = _threading.Lock()
     _life._state = "idle"
     _life._sched = None
     _life._status = None
     _life._exit_requested = False
     _life._exit_future = None
-    for st in list(_states.values()):
+    if st is not None and not st.closed:
         for w in st.children.values():
             try:
                 _os.close(w.pidfd)

@@ -319,3 +319,28 @@ def test_a_signal_runs_its_handler_asyncio_style(loop):
         assert loop.remove_signal_handler(USR1) is True
     assert seen == [USR1]
     assert signal.getsignal(USR1) == signal.SIG_DFL
+
+
+def test_a_fork_after_amain_returned_keeps_the_signals_set_since():
+    # The at-fork hook resets only the running aio's signals: once amain()
+    # has returned, a handler the program set later survives into a child,
+    # even while that old Scheduler is still referenced.
+    kept = []
+
+    def start():
+        kept.append(_life.require())
+        aio.sig_install(lambda signum: None, signal.SIGUSR1)
+        aio.aexit("done")
+
+    status, errors = run_aio(start)
+    assert status == "done"
+    mine = lambda signum, frame: None      # noqa: E731
+    old = signal.signal(signal.SIGUSR1, mine)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if signal.getsignal(signal.SIGUSR1) is mine else 1)
+        _, wstatus = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(wstatus) == 0
+    finally:
+        signal.signal(signal.SIGUSR1, old)
