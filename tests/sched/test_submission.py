@@ -156,6 +156,7 @@ def test_a_sched_handle_no_loop_took_has_a_repr_on_every_version(clean_exit):
     # As asyncio formats a Handle of a loop not in debug mode (with the
     # arguments before 3.13, without them from 3.13 on).
     loop = asyncio.new_event_loop()
+    loop.set_debug(False)   # PYTHONASYNCIODEBUG=1 would add "created at"
     try:
         expected = repr(asyncio.Handle(print, (1,), loop)).replace("<Handle ", "<SchedHandle ")
     finally:
