@@ -30,6 +30,7 @@ cdef class _Sync:
     cdef int bind_home(self) except -1
     cdef int check_home(self) except -1
     cdef int run_task(self, object fn, tuple args, object hint) except -1
+    cdef int leave(self, _Waiter w, _Ring *ring, Py_ssize_t *gone) except -1
 
 
 cdef class TaskBarrier(_Sync):
@@ -41,7 +42,6 @@ cdef class TaskBarrier(_Sync):
     cdef _Ring _waiters
     cdef Py_ssize_t _gone
     cdef int _signal(self, int method, _Waiter also) except -1
-    cdef int _forget(self, _Waiter w) except -1
 
 
 cdef class TaskLock(_Sync):

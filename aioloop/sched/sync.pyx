@@ -308,6 +308,24 @@ cdef class _Sync:
                 "(or hand it its first task) on a running loop")
         return 0
 
+    cdef int leave(self, _Waiter w, _Ring *ring, Py_ssize_t *gone) except -1:
+        """On the awaiter's loop, after its cancellation: a waiter still
+        queued in `ring` leaves it (marked GONE, the FIFO compacted when
+        they pile up). Returns the state it had: GRANTED means a waker took
+        it first, and its wake-up is on its way."""
+        cdef int st
+        cdef _Ring garbage
+        _ring_init(&garbage)
+        _lock(self)
+        st = w.state
+        if st == _WAITING:
+            w.state = _GONE
+            gone[0] += 1
+            _ring_compact(ring, &garbage, gone)
+        _unlock(self)
+        _ring_release(&garbage)
+        return st
+
     cdef int run_task(self, object fn, tuple args, object hint) except -1:
         self.bind_home()
         _lock(self)
@@ -483,19 +501,6 @@ cdef class TaskBarrier(_Sync):
         """Count one signal (bounded threshold mode)."""
         self._signal(_BOUNDED, None)
 
-    cdef int _forget(self, _Waiter w) except -1:
-        # On the awaiter's loop, after its cancellation.
-        cdef _Ring garbage
-        _ring_init(&garbage)
-        _lock(self)
-        if w.state == _WAITING:
-            w.state = _GONE
-            self._gone += 1
-            _ring_compact(&self._waiters, &garbage, &self._gone)
-        _unlock(self)
-        _ring_release(&garbage)
-        return 0
-
     async def wait(self):
         """Wait for the next trip; returns its number. On a spent barrier,
         returns the last trip's number at once."""
@@ -518,7 +523,7 @@ cdef class TaskBarrier(_Sync):
         try:
             return await w.fut
         except _CancelledError:
-            self._forget(w)
+            self.leave(w, &self._waiters, &self._gone)
             raise
 
     async def arrive(self):
@@ -529,7 +534,7 @@ cdef class TaskBarrier(_Sync):
         try:
             return await w.fut
         except _CancelledError:
-            self._forget(w)
+            self.leave(w, &self._waiters, &self._gone)
             raise
 
 
@@ -706,12 +711,7 @@ cdef class TaskLock(_Sync):
         try:
             await w.fut
         except _CancelledError:
-            _lock(self)
-            st = w.state
-            if st == _WAITING:
-                w.state = _GONE
-                self._gone += 1
-            _unlock(self)
+            st = self.leave(w, &self._queue, &self._gone)
             if st == _GRANTED and w.fut.done() and not w.fut.cancelled():
                 # The lock was handed over before the cancellation arrived.
                 self.unlock()
@@ -938,7 +938,6 @@ cdef class Queue(_Sync):
     async def join(self):
         cdef _Waiter w
         cdef int err = 0
-        cdef _Ring garbage
         _lock(self)
         done = self._unfinished == 0
         _unlock(self)
@@ -960,14 +959,7 @@ cdef class Queue(_Sync):
         try:
             await w.fut
         except _CancelledError:
-            _ring_init(&garbage)
-            _lock(self)
-            if w.state == _WAITING:
-                w.state = _GONE
-                self._jgone += 1
-                _ring_compact(&self._joiners, &garbage, &self._jgone)
-            _unlock(self)
-            _ring_release(&garbage)
+            self.leave(w, &self._joiners, &self._jgone)
             raise
 
 
@@ -1017,7 +1009,6 @@ cdef class Event(_Sync):
     async def wait(self):
         cdef _Waiter w
         cdef int err = 0
-        cdef _Ring garbage
         _lock(self)
         v = self._flag
         _unlock(self)
@@ -1039,12 +1030,5 @@ cdef class Event(_Sync):
         try:
             return await w.fut
         except _CancelledError:
-            _ring_init(&garbage)
-            _lock(self)
-            if w.state == _WAITING:
-                w.state = _GONE
-                self._gone += 1
-                _ring_compact(&self._waiters, &garbage, &self._gone)
-            _unlock(self)
-            _ring_release(&garbage)
+            self.leave(w, &self._waiters, &self._gone)
             raise
