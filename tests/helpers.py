@@ -35,6 +35,25 @@ def open_fds():
     return fds
 
 
+def zombies():
+    """Pids of this process's children that have exited but not been reaped."""
+    me = os.getpid()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may contain spaces and parens.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] == "Z" and int(fields[1]) == me:
+            found.append(int(name))
+    return found
+
+
 def assert_no_fd_leak(before):
     gc.collect()
     after = open_fds()

@@ -11,28 +11,10 @@ import pytest
 
 from aioloop import aio
 from aioloop.aio import _life
-from helpers import open_fds
+from helpers import open_fds, zombies
 
 WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1,
                    signal.SIGUSR2, signal.SIGCHLD, signal.SIGHUP)
-
-
-def zombies():
-    """Pids of this process's children that exited and were not reaped."""
-    me = os.getpid()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] == "Z" and int(fields[1]) == me:
-            found.append(int(name))
-    return found
 
 
 def wait_until(predicate, timeout=10.0):

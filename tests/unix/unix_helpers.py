@@ -6,26 +6,7 @@ import gc
 import os
 import time
 
-from helpers import open_fds  # noqa: F401 (also for this folder's tests)
-
-
-def zombies():
-    """Pids of this process's children that have exited but not been reaped."""
-    me = os.getpid()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may contain spaces and parens.
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] == "Z" and int(fields[1]) == me:
-            found.append(int(name))
-    return found
+from helpers import open_fds, zombies  # noqa: F401 (also for this folder's tests)
 
 
 def wait_until(predicate, timeout=5.0):
