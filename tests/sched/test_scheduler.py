@@ -18,7 +18,7 @@ import time
 import pytest
 
 import aioloop
-from helpers import in_forked_child, open_fds, run_python, wait_for_threads
+from helpers import in_forked_child, run_python
 
 N = 4
 
@@ -29,18 +29,6 @@ def where():
 
 async def a_where():
     return where()
-
-
-@pytest.fixture
-def clean_exit():
-    """The test must leave no thread and no descriptor behind."""
-    threads = threading.active_count()
-    fds = open_fds()
-    yield
-    assert wait_for_threads(threads) == threads, threading.enumerate()
-    gc.collect()
-    leaked = {fd: t for fd, t in open_fds().items() if fds.get(fd) != t}
-    assert not leaked, leaked
 
 
 # --- entry points ------------------------------------------------------------

@@ -11,7 +11,6 @@ import threading
 import pytest
 
 import aioloop
-from helpers import open_fds, wait_for_threads
 
 N = 3
 
@@ -22,18 +21,6 @@ def where():
 
 async def _a_where():
     return where()
-
-
-@pytest.fixture
-def clean_exit():
-    """The test must leave no thread and no descriptor behind."""
-    threads = threading.active_count()
-    fds = open_fds()
-    yield
-    assert wait_for_threads(threads) == threads, threading.enumerate()
-    gc.collect()
-    leaked = {fd: t for fd, t in open_fds().items() if fds.get(fd) != t}
-    assert not leaked, leaked
 
 
 def test_any_int_hint_places_on_hint_modulo_n_from_every_caller(clean_exit):
