@@ -7,10 +7,13 @@ cdef class Handle:
     cdef:
         readonly object _callback
         readonly tuple _args
-        readonly object _context
+        # The contextvars.Context the callback runs in, or None: the caller's
+        # context was empty, so the loop runs it in its spare empty context
+        # (see "Lazy contexts" in handles.pyx). Read through get_context().
+        object _ctx
         readonly object _loop          # the EventLoopCore that runs it
         readonly bint _cancelled
-        bint _ctx_parked               # _context untracked by the GC (see handles.pyx)
+        bint _ctx_parked               # _ctx untracked by the GC (see handles.pyx)
         readonly object _repr
         readonly object _source_traceback
         object __weakref__

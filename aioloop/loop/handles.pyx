@@ -23,14 +23,14 @@ cdef inline void _gc_park(object h) noexcept:
         PyObject_GC_UnTrack(h)
 
 cdef inline void _gc_park_context(Handle h) noexcept:
-    if PyObject_GC_IsTracked(h._context):
-        PyObject_GC_UnTrack(h._context)
+    if PyObject_GC_IsTracked(h._ctx):
+        PyObject_GC_UnTrack(h._ctx)
         h._ctx_parked = True
 
 cdef inline void _gc_unpark_context(Handle h) noexcept:
     h._ctx_parked = False
-    if h._context is not None and not PyObject_GC_IsTracked(h._context):
-        PyObject_GC_Track(h._context)
+    if h._ctx is not None and not PyObject_GC_IsTracked(h._ctx):
+        PyObject_GC_Track(h._ctx)
 
 cdef inline void _gc_unpark(object h) noexcept:
     # `h` is the caller's own reference: more than one means a user holds it.
@@ -57,6 +57,104 @@ cdef inline void _gc_release(PyObject *p) noexcept:
     if _Py_REFCNT_ptr(p) > 1 and not _PyObject_GC_IsTracked_ptr(p):
         _PyObject_GC_Track_ptr(p)
     Py_XDECREF(p)
+
+# Lazy contexts. asyncio copies the caller's context for every callback
+# (call_soon, call_later, call_soon_threadsafe), so that what the callback
+# sets stays its own. When the caller's context is empty (a plain thread, or
+# a task that set no variable) the copy is an empty Context, and a fresh empty
+# Context cannot be told from any other empty one: no API hands out the
+# current Context object itself, only copies. So such a handle keeps None and
+# the loop runs it in a spare empty Context of its own, reused while it stays
+# empty and unshared. That saves an allocation, GC tracking and a free per
+# callback. The handle still answers get_context() exactly:
+#
+# - Before the run, get_context() creates the handle's Context (a CAS from
+#   None, any thread), and the loop then runs the callback in that one.
+# - During the run the spare is published in the handle's slot, so
+#   get_context(), from the callback or from another thread, returns the very
+#   Context the callback runs in.
+# - After the run the loop keeps the spare only if it is still empty and no
+#   one else took a reference; otherwise the handle keeps it (as if it had
+#   been its own copy) and the loop makes a new spare.
+#
+# The slot is read and written with atomics. A reader takes a reference and
+# checks the slot still holds the same object (else drops it and retries); the
+# loop empties the slot before it reads the spare's reference count. So
+# either the reader's reference is counted, or its re-check fails: a spare
+# the loop reuses was never returned. Non-None values are never replaced but
+# by the loop's own unpublishing, and the spare it unpublishes is still held
+# by the loop, so a reader never increments a freed object.
+cdef extern from *:
+    """
+    /* Cython's struct for Handle (it names only public classes' structs
+       as asked): a change of name fails the build, never silently. */
+    #define aio_ctx_slot(h) \
+        (&((struct __pyx_obj_7aioloop_5_core_Handle *)(h))->_ctx)
+    static inline PyObject *aio_slot_load(PyObject **slot) {
+        return __atomic_load_n(slot, __ATOMIC_SEQ_CST);
+    }
+    static inline PyObject *aio_slot_exchange(PyObject **slot, PyObject *v) {
+        return __atomic_exchange_n(slot, v, __ATOMIC_SEQ_CST);
+    }
+    static inline int aio_slot_cas(PyObject **slot, PyObject *expected,
+                                   PyObject *desired) {
+        return __atomic_compare_exchange_n(slot, &expected, desired, 0,
+                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+    /* A new reference the caller already owns, as an object. */
+    static inline PyObject *aio_steal(PyObject *p) { return p; }
+    /* Is the calling thread's current context empty? tstate->context is
+       NULL until the thread first enters or asks for a context. A Context's
+       length is its number of variables and cannot fail. */
+    static inline int aio_current_context_empty(void) {
+        PyObject *ctx = PyThreadState_Get()->context;
+        return ctx == NULL || PyObject_Length(ctx) == 0;
+    }
+    """
+    PyObject **aio_ctx_slot(Handle h)
+    PyObject *aio_slot_load(PyObject **slot)
+    PyObject *aio_slot_exchange(PyObject **slot, PyObject *v)
+    bint aio_slot_cas(PyObject **slot, PyObject *expected, PyObject *desired)
+    bint aio_current_context_empty()
+    object PyContext_New()
+    object _steal "aio_steal"(PyObject *)
+    Py_ssize_t _PyObject_Length_ptr "PyObject_Length"(PyObject *)
+    void _Py_INCREF_ptr "Py_INCREF"(PyObject *)
+    void _Py_DECREF_ptr "Py_DECREF"(PyObject *)
+
+
+cdef inline int _set_context(Handle h, object context, bint park) except -1:
+    # A new handle's context: `context` as given, a copy of the caller's, or
+    # None for an empty one (see "Lazy contexts"). With `park`, a copy (which
+    # only the queued handle reaches) is untracked by the GC with it.
+    if context is not None:
+        h._ctx = context
+    elif not aio_current_context_empty():
+        h._ctx = PyContext_CopyCurrent()
+        if park:
+            _gc_park_context(h)
+    return 0
+
+
+cdef object _handle_context(Handle h):
+    # get_context(), from any thread.
+    cdef PyObject **slot = aio_ctx_slot(h)
+    cdef PyObject *p
+    cdef object fresh
+    while True:
+        p = aio_slot_load(slot)
+        if p != <PyObject *>None:
+            _Py_INCREF_ptr(p)
+            if aio_slot_load(slot) == p:
+                return _steal(p)
+            _Py_DECREF_ptr(p)
+            continue
+        fresh = PyContext_New()
+        if aio_slot_cas(slot, <PyObject *>None, <PyObject *>fresh):
+            _Py_INCREF_ptr(<PyObject *>fresh)       # the slot's reference
+            _Py_DECREF_ptr(<PyObject *>None)        # None's, which it held
+            return fresh
+
 
 # Their attributes keep asyncio's names (_callback, _args, _cancelled, ...)
 # read-only, so asyncio's own helpers that format a handle or a context for the
@@ -90,7 +188,12 @@ cdef class Handle:
         return '<{}>'.format(' '.join(self._repr_info()))
 
     def get_context(self):
-        return self._context
+        return _handle_context(self)
+
+    @property
+    def _context(self):
+        # asyncio's attribute name, read by some libraries and tests.
+        return _handle_context(self)
 
     def cancel(self):
         cdef EventLoopCore loop = <EventLoopCore>self._loop

@@ -37,6 +37,9 @@ cdef class EventLoopCore:
         unsigned long _tid            # thread running the loop, 0 if none
         unsigned long _fork_gen       # fork generation at creation
         public object _current_handle
+        # The empty Context callbacks without one of their own run in
+        # (loop/handles.pyx, "Lazy contexts"); None until first needed.
+        object _spare_ctx
         public object _exception_handler
         public object _task_factory
         public object _default_executor
@@ -93,6 +96,7 @@ cdef class EventLoopCore:
     cdef int _dispatch_io(self, FdWatcher w, uint32_t events) except -1
     cdef int _timer_cancelled(self, TimerHandle t) except -1
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context, str method)
+    cdef void _release_spare(self, Handle h) noexcept
     cdef Handle _call_soon_threadsafe(self, object callback, tuple args, object context)
     cdef Handle _post_threadsafe(self, object callback, tuple args, object context, bint defer_wake)
     cdef _add_fd_callback(self, fileobj, bint reading, callback, tuple args)

@@ -316,15 +316,13 @@ cdef class EventLoopCore:
         h._callback = callback
         h._args = args
         h._loop = self
-        h._context = PyContext_CopyCurrent() if context is None else context
+        # A copy is parked only when headed for a queue (a reader/writer
+        # handle is not: its watcher holds it). See handles.pyx on parking.
+        _set_context(h, context, scheduling)
         if self._debug:
             # Cython functions have no frame: frame 0 is the Python caller.
             h._source_traceback = _extract_stack(_getframe(0))
         if scheduling:
-            # Headed for a queue (a reader/writer handle is not: its watcher
-            # holds it). See handles.pyx on parking.
-            if context is None:
-                _gc_park_context(h)
             _gc_park(h)
         return h
 
@@ -382,11 +380,7 @@ cdef class EventLoopCore:
         h._callback = callback
         h._args = args
         h._loop = self
-        if context is None:
-            h._context = PyContext_CopyCurrent()
-            _gc_park_context(h)
-        else:
-            h._context = context
+        _set_context(h, context, True)
         if aio_load_flag(&self._debug):
             h._source_traceback = _extract_stack(_getframe(0))
         _gc_park(h)
@@ -476,7 +470,23 @@ cdef class EventLoopCore:
     # --- running -------------------------------------------------------------
 
     cdef int _run_handle(self, Handle h) except -1:
-        cdef object ctx = h._context
+        # The handle's context, or the spare one published in its slot (see
+        # "Lazy contexts" in handles.pyx). Borrowed: the slot holds it until
+        # _release_spare(), and the caller holds h.
+        cdef PyObject **slot = aio_ctx_slot(h)
+        cdef PyObject *ctx = aio_slot_load(slot)
+        cdef bint spare = False
+        if ctx == <PyObject *>None:
+            if self._spare_ctx is None:
+                self._spare_ctx = PyContext_New()
+            ctx = <PyObject *>self._spare_ctx
+            if aio_slot_cas(slot, <PyObject *>None, ctx):
+                _Py_INCREF_ptr(ctx)                 # the slot's reference
+                _Py_DECREF_ptr(<PyObject *>None)    # None's, which it held
+                spare = True
+            else:
+                # get_context() gave the handle its own meanwhile.
+                ctx = aio_slot_load(slot)
         cdef object callback
         cdef tuple args
         cdef double t0 = 0.0, dt
@@ -489,7 +499,7 @@ cdef class EventLoopCore:
             self._current_handle = h
             t0 = self._now()
         try:
-            PyContext_Enter(ctx)
+            _PyContext_Enter_ptr(ctx)
             try:
                 # Local references: the callback may cancel its own handle,
                 # which drops _callback and _args while they are in use.
@@ -498,12 +508,14 @@ cdef class EventLoopCore:
                 PyObject_Vectorcall(callback, aio_tuple_items(args),
                                     len(args), NULL)
             finally:
-                PyContext_Exit(ctx)
+                _PyContext_Exit_ptr(ctx)
         except (SystemExit, KeyboardInterrupt, LoopExit):
             raise
         except BaseException as exc:
             self._report_callback_error(h, exc)
         finally:
+            if spare:
+                self._release_spare(h)
             if debug:
                 dt = self._now() - t0
                 self._current_handle = None
@@ -512,6 +524,31 @@ cdef class EventLoopCore:
                                     _format_handle(h), dt)
         self._n_callbacks += 1
         return 0
+
+    cdef void _release_spare(self, Handle h) noexcept:
+        # After a run in the spare context: keep it for the next callback if
+        # it is still empty and nobody else holds it, else leave it to the
+        # handle (as if it had been the handle's own copy) and make a new
+        # spare when next needed. Order matters for get_context() on other
+        # threads: the slot is emptied before the reference count is read.
+        cdef PyObject *s = <PyObject *>self._spare_ctx
+        cdef PyObject **slot = aio_ctx_slot(h)
+        if _PyObject_Length_ptr(s) != 0:
+            # The callback set a variable: the handle keeps the Context.
+            self._spare_ctx = None
+            return
+        _Py_INCREF_ptr(<PyObject *>None)
+        aio_slot_exchange(slot, <PyObject *>None)   # returns s: ours now
+        if _Py_REFCNT_ptr(s) > 2:
+            # Held elsewhere besides the loop and the reference just taken
+            # back (a Token, a get_context() caller): not reusable.
+            if aio_slot_cas(slot, <PyObject *>None, s):
+                _Py_DECREF_ptr(<PyObject *>None)
+            else:
+                _Py_DECREF_ptr(s)
+            self._spare_ctx = None
+        else:
+            _Py_DECREF_ptr(s)
 
     cdef int _report_callback_error(self, Handle h, BaseException exc) except -1:
         if _format_callback_takes_debug:

@@ -58,11 +58,7 @@ cdef SchedHandle _new_sched_handle(object callback, tuple args, object context):
     cdef SchedHandle h = SchedHandle.__new__(SchedHandle)
     h._callback = callback
     h._args = args
-    if context is None:
-        h._context = PyContext_CopyCurrent()
-        _gc_park_context(h)         # its own copy: reachable only through h
-    else:
-        h._context = context
+    _set_context(h, context, True)  # a copy is h's own: parked with it
     return h
 
 

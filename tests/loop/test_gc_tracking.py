@@ -2,6 +2,7 @@
 (loop/handles.pyx): these tests pin that cycles through handles are still
 collected once the loop lets go of them, on both loops."""
 import asyncio
+import contextvars
 import gc
 import weakref
 
@@ -73,12 +74,19 @@ def test_pending_callback_keeps_its_target_alive(factory):
         loop.close()
 
 
+_tag = contextvars.ContextVar("gc_tracking_tag")
+
+
 @pytest.mark.parametrize("factory", LOOPS)
 @pytest.mark.parametrize("how", ["ran", "cancelled", "closed"])
 def test_handle_and_its_context_are_tracked_once_out_of_the_loop(factory, how):
     loop = factory()
     try:
-        handle = loop.call_soon(lambda: None)
+        # From a context with a variable set: the handle gets a copy of its
+        # own (from an empty one it would get none until asked).
+        ctx = contextvars.Context()
+        ctx.run(_tag.set, how)
+        handle = ctx.run(loop.call_soon, lambda: None)
         if how == "cancelled":
             handle.cancel()
         if how == "closed":
