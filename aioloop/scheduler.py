@@ -48,14 +48,19 @@ Shutdown protocol
          shuts down its async generators;
       3. the daemon pool finishes running jobs and cancels queued ones,
          while the loops still run to deliver those completions;
-      4. loops 1..N-1 are stopped; each thread closes its own loop and
-         ends; thread 0 joins them; loop 0 is closed by its owner's close().
+      4. loops 1..N-1 are stopped, each two passes after it takes the
+         stop request, as asyncio.run stops loop 0 two passes after the
+         pool's end (see _stop_after_delivery); each thread closes its own
+         loop and ends; thread 0 joins them; loop 0 is closed by its owner's
+         close().
     Why it holds: step 1 bounds the work (nothing new is accepted, and the
     queues only shrink because nothing moves between them); step 2 runs while
     every loop still runs, so a task on one loop that waits for work on
     another (a Spawned, a lock hand-off) is resumed; step 3 comes after the
     loops' tasks finished, so no task waits on the pool any more, and before
-    the loops stop, so the pool's cancellations are delivered. close()
+    the loops stop, so the pool's completions and cancellations are
+    delivered, done callbacks included: step 4 posts the stop requests after
+    the pool is joined, behind its last completion in each FIFO inbox. close()
     without that coroutine (loop 0 closed without asyncio.run) does the same
     synchronously: loop 0 no longer runs, so awaiters of work on loop 0 are
     cancelled at once instead of waiting for it, and loop 0's unstarted
@@ -474,6 +479,21 @@ def _set_once(fut):
         fut.set_result(None)
 
 
+def _stop_after_delivery(loop):
+    # Step 4 of the shutdown, on dispatch loop i (i > 0). The pool was joined
+    # before this was posted, so every completion or cancellation it posted
+    # to this loop came before this in the loop's FIFO inbox: this pass (or
+    # an earlier one) ran it, and the future's done callbacks are queued for
+    # the next pass. stop() here would end run_forever() after this pass and
+    # close() would drop them. So the loop stops two passes later, as
+    # asyncio.run stops loop 0 after shutdown_default_executor(): the pass
+    # after the pool's end wakes the awaiting task, and the one after that
+    # runs run_until_complete's stop. Invariant: what the pool's deliveries
+    # schedule, and what that schedules in turn, runs on every loop, as on
+    # loop 0 under stock asyncio.
+    loop.call_soon(loop.call_soon, loop.stop)
+
+
 # --- the Scheduler -----------------------------------------------------------
 
 # sched(fn, /, *args, hint=None, context=None) is inherited from
@@ -764,7 +784,8 @@ class Scheduler(_core.SchedulerBase):
             if t is None:
                 continue
             try:
-                self._loops[i].call_soon_threadsafe(self._loops[i].stop)
+                self._loops[i].call_soon_threadsafe(_stop_after_delivery,
+                                                    self._loops[i])
             except RuntimeError:
                 pass        # closed already: its thread is ending
             t.join()
