@@ -262,6 +262,8 @@ def probe_build(python):
     extra = {"PYTHON_GIL": "0"} if free else {}
     try:
         info = json.loads(run(_PROBE, foreign_env(extra)))
+        if not isinstance(info, dict) or not {"python", "aioloop", "rate"} <= set(info):
+            raise ValueError(f"{python} did not answer the probe: {str(info)[:100]!r}")
     except ValueError as e:
         raise ValueError(f"{e} (it must import aioloop from {aioloop_root()}, built for it)") from None
     mine = os.path.join(aioloop_root(), "aioloop")
