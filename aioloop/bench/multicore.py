@@ -37,7 +37,11 @@ rather than under the loops of ``--loops``:
   ``threading.Barrier(N)`` with N threads.
 
 Each cell is one variant in a process of its own (``worker.py multicore``),
-so rounds interleave the variants as they interleave loops elsewhere.  Every
+so rounds interleave the variants as they interleave loops elsewhere.  With
+``--python NAME=PATH`` every variant but the C floor also runs under that
+interpreter, as a row "VARIANT [NAME]" whose ratio is to "BASELINE [NAME]"
+(configure(), probe_build()).  The CPU cells also time what a task costs
+besides its work (spawn, collector, the rest): the inputs of scaling_model().  Every
 result carries ``gil_enabled`` (``sys._is_gil_enabled()`` after the
 variant's imports; 1 where that function does not exist): on a free-threaded
 build a C extension that is not marked free-threading-safe turns the GIL
