@@ -308,9 +308,8 @@ def _rows(ws, columns, baseline):
 
 def _build_of_row(name):
     """"3.13t" for a row "aioloop [3.13t]" (another build's), None for the bench's own."""
-    if name.endswith("]") and " [" in name:
-        return name[:-1].rpartition(" [")[2]
-    return None
+    from .multicore import split_variant
+    return split_variant(name)[1]
 
 
 def _free_threaded(meta, build):
@@ -327,8 +326,7 @@ def _gil_note(ws, meta):
         return []
     on = sorted({f"{w['id'].removeprefix('multicore-')}/{loop}" for w, loop, cell in rows
                  if (cell.get("metrics") or {}).get("gil_enabled", {}).get("max")})
-    mixed = len({_build_of_row(loop) for _, loop, _ in rows}) < len({_build_of_row(loop) for w in ws
-                                                                    for loop in w["cells"]})
+    mixed = len(rows) < sum(len(w["cells"]) for w in ws)  # GIL-build rows too: say which are meant
     where = " of the free-threaded build" if mixed else ""
     if not on:
         return [f"  GIL off in every cell{where}."]
