@@ -50,6 +50,13 @@ def parse_args(argv):
                    help="comma-separated suites (default echo,http,micro,multicore)")
     p.add_argument("--workloads", help="comma-separated glob patterns on workload ids (see --list)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    p.add_argument("--python", action="append", default=[], metavar="NAME=PATH",
+                   help="multicore suite: also run its cells under interpreter PATH, as rows "
+                        "'VARIANT [NAME]' beside this interpreter's (repeatable; PATH must import "
+                        "aioloop from this tree; a free-threaded one runs with PYTHON_GIL=0)")
+    p.add_argument("--max-threads", type=int, metavar="K",
+                   help="multicore CPU workloads: also measure thread counts doubling from "
+                        "cpu_count + 1 up to K (2 CPUs, 16: k = 1 2 3 4 8 16)")
     p.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="bar chart of the ratios (needs matplotlib)")
     p.add_argument("--markdown", metavar="FILE",
@@ -72,6 +79,12 @@ def parse_args(argv):
             setattr(args, name, value)
     if min(args.rounds, args.repeat, args.connections) < 1 or args.duration <= 0 or args.warmup < 0:
         p.error("--rounds, --repeat, --duration and --connections must be positive, --warmup not negative")
+    if args.max_threads is not None and args.max_threads < 1:
+        p.error("--max-threads must be positive")
+    try:
+        args.pythons = parse_pythons(args.python)
+    except ValueError as e:
+        p.error(str(e))
     args.suites = [s.strip() for s in args.suite.split(",") if s.strip()]
     for s in args.suites:
         if s not in SUITES:
@@ -84,6 +97,31 @@ def parse_args(argv):
     except ValueError as e:
         p.error(str(e))
     return args
+
+
+def parse_pythons(items):
+    """{NAME: PATH} from --python NAME=PATH values, in order.  Raises ValueError for
+    a malformed item, a repeated name, or a PATH that is not an executable file."""
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not path:
+            raise ValueError(f"--python {item!r}: expected NAME=PATH, e.g. 3.13t=/usr/bin/python3.13t")
+        if any(c in name for c in "[],= "):
+            raise ValueError(f"--python {item!r}: NAME may not contain spaces or any of [ ] , =")
+        if name in out:
+            raise ValueError(f"--python {name}: given twice")
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise ValueError(f"--python {item!r}: {path} is not an executable file")
+        out[name] = path
+    return out
+
+
+def build_tag():
+    """This interpreter as a short build name: '3.12', '3.13t' (free-threaded)."""
+    free = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    return f"{sys.version_info.major}.{sys.version_info.minor}{'t' if free else ''}"
 
 
 def select_workloads(args):
@@ -177,6 +215,16 @@ def describe_method(plan, args):
         lines.append("multicore: each variant in a process of its own, a warm-up at a tenth of the size "
                      "then one timed run; the speed-ups of the CPU workload are taken within one "
                      "process, over its own k=1 run.")
+        builds = getattr(args, "builds", None) or {}
+        if builds:
+            lines.append(f"multicore rows without a [NAME] ran under this interpreter ({build_tag()}); "
+                         "each other build's rows ran under its own, each row's ratio is to its own "
+                         "build's baseline row:")
+            for name, b in builds.items():
+                env = " ".join(f"{k}={v}" for k, v in b["env"].items())
+                lines.append(f"  [{name}] {b['python']}: {b['version']}, {b['python_build']} build"
+                             + (f", workers run with {env}" if env else "")
+                             + f", GIL {b['gil']} after importing aioloop.")
     return lines
 
 
@@ -203,6 +251,18 @@ def main(argv=None):
         # Said before the run, not after minutes of it.
         print("error: --plot needs matplotlib (pip install 'aioloop[plot]')", file=sys.stderr)
         return 2
+    builds = {}
+    if args.pythons:
+        if not any(w.suite == "multicore" for w in workloads):
+            print("error: --python applies to the multicore suite, which is not selected", file=sys.stderr)
+            return 2
+        for name, path in args.pythons.items():
+            try:
+                builds[name] = multicore.probe_build(path)
+            except ValueError as e:
+                print(f"error: --python {name}: {e}", file=sys.stderr)
+                return 2
+    workloads = multicore.configure(workloads, max_threads=args.max_threads, builds=builds)
     notes = list(args.loop_notes)
     settings, specs = prepare(args, workloads, notes)
     skipped = {}
@@ -210,6 +270,7 @@ def main(argv=None):
         reason = SUITES["http"].unavailable()
         if reason:
             skipped["http"] = reason
+    args.builds = builds
     plan = Plan(workloads=workloads, loops=specs, rounds=args.rounds, settings=settings, skipped=skipped)
     if plan.total_cells() == 0:
         print(f"error: nothing to run ({'; '.join(skipped.values())})", file=sys.stderr)
@@ -226,6 +287,8 @@ def main(argv=None):
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "cpus": os.cpu_count(),
         "cpu_model": cpu_model(),
+        "build_tag": build_tag(),
+        "builds": builds,
         "loops": {lp.name: loops.describe(lp) for lp in specs},
         "notes": notes,
         "method": describe_method(plan, args),
@@ -245,18 +308,22 @@ def main(argv=None):
             json.dump(result, f, indent=1)
             f.write("\n")
         print(f"wrote {args.json}", file=sys.stderr)
-    if args.markdown:
-        report.write_markdown(args.markdown, result, "python -m aioloop bench " + " ".join(argv_used))
-        print(f"wrote {args.markdown}", file=sys.stderr)
     if args.samples:
         paths = report.write_samples(result, args.samples)
         print(f"wrote {len(paths)} sample files to {args.samples}/ "
               "(compare with: python -m aioloop.ministat A.txt B.txt)", file=sys.stderr)
+    images, status = [], 130 if records.interrupted else 0
     if args.plot:
         try:
-            for path in plot.write(result, args.plot):
-                print(f"wrote {path}", file=sys.stderr)
-        except ImportError as exc:
+            images = plot.write(result, args.plot)
+        except (ImportError, OSError) as exc:  # the report is printed: still write the rest
             print(f"no plot: {exc}", file=sys.stderr)
-            return 1
-    return 130 if records.interrupted else 0
+            status = 1
+        for path in images:
+            print(f"wrote {path}", file=sys.stderr)
+    if args.markdown:
+        # after the plots, which it embeds (paths relative to the Markdown file)
+        report.write_markdown(args.markdown, result, "python -m aioloop bench " + " ".join(argv_used),
+                              images=images)
+        print(f"wrote {args.markdown}", file=sys.stderr)
+    return status

@@ -37,7 +37,11 @@ rather than under the loops of ``--loops``:
   ``threading.Barrier(N)`` with N threads.
 
 Each cell is one variant in a process of its own (``worker.py multicore``),
-so rounds interleave the variants as they interleave loops elsewhere.  Every
+so rounds interleave the variants as they interleave loops elsewhere.  With
+``--python NAME=PATH`` every variant but the C floor also runs under that
+interpreter, as a row "VARIANT [NAME]" whose ratio is to "BASELINE [NAME]"
+(configure(), probe_build()).  The CPU cells also time what a task costs
+besides its work (spawn, collector, the rest): the inputs of scaling_model().  Every
 result carries ``gil_enabled`` (``sys._is_gil_enabled()`` after the
 variant's imports; 1 where that function does not exist): on a free-threaded
 build a C extension that is not marked free-threading-safe turns the GIL
@@ -45,7 +49,9 @@ back on when it is imported, unless ``PYTHON_GIL=0``.
 """
 
 import asyncio
+import gc
 import importlib.util
+import json
 import os
 import sys
 import threading
@@ -53,7 +59,7 @@ import time
 
 from . import cbuild
 from .model import CellError, LoopSpec, Workload
-from .proc import run_json, worker_argv
+from .proc import foreign_env, run_json, worker_argv
 
 # The generic table's figure for each workload, and what the ratio is to.
 SPECS = {
@@ -125,10 +131,20 @@ QUICK = {
 }  # no sharded echo in --quick: its cells take seconds each
 
 
-def thread_counts(cpus=None):
-    """k = 1 .. cpu_count, and one more to show what oversubscription does."""
+def thread_counts(cpus=None, max_threads=None):
+    """k = 1 .. cpu_count, and one more to show what oversubscription does; with
+    `max_threads` beyond that, doubling from there up to max_threads (2 CPUs, 16:
+    1 2 3 4 8 16), to show what many more threads than CPUs do."""
     cpus = cpus or os.cpu_count() or 1
-    return list(range(1, cpus + 2))
+    ks = list(range(1, cpus + 2))
+    if max_threads is not None:
+        k = 1 << ks[-1].bit_length()        # the next power of two above cpus + 1
+        while k < max_threads:
+            ks.append(k)
+            k *= 2
+        if max_threads > ks[-1]:
+            ks.append(max_threads)
+    return ks
 
 
 def main_k(cpus=None):
@@ -180,9 +196,110 @@ def workloads(quick=False):
     return out
 
 
+def configure(workloads, *, max_threads=None, builds=None):
+    """The workloads with the run's options applied to the multicore ones:
+    `max_threads` adds thread counts to the CPU workloads (thread_counts()), and
+    `builds` ({name: {"python": PATH, "env": {...}, "have": [module, ...],
+    "rate": iterations/s of work()}}, from ``--python NAME=PATH``) adds every
+    variant but the C floor once more per build, named "VARIANT [NAME]", whose
+    cells run under that interpreter.  Other workloads pass through unchanged."""
+    out = []
+    for w in workloads:
+        if w.suite != "multicore":
+            out.append(w)
+            continue
+        params = dict(w.params)
+        if max_threads is not None and "ks" in params:
+            params["ks"] = thread_counts(max_threads=max_threads)
+        if builds:
+            params["builds"] = builds
+            own = params["variants"]
+            for name, b in builds.items():
+                params["variants"] = params["variants"] + [
+                    tagged(v, name) for v in own
+                    if v != C_FLOOR and (v.partition(" ")[0] not in OPTIONAL_LOOPS
+                                         or v.partition(" ")[0] in b.get("have", ()))]
+        out.append(Workload(id=w.id, suite=w.suite, title=w.title, params=params, native=w.native))
+    return out
+
+
+_PROBE_BUILD = "import sysconfig; print(int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))))"
+_PROBE = """
+import importlib.util, json, platform
+import aioloop
+from aioloop.bench import multicore, worker
+multicore.calibrate()
+print(json.dumps({
+    "python": f"{platform.python_implementation()} {platform.python_version()}",
+    "gil_enabled": multicore.gil_enabled(),
+    "aioloop": aioloop.__file__,
+    "have": [m for m in multicore.OPTIONAL_LOOPS if importlib.util.find_spec(m)],
+    "rate": multicore._rate}))
+"""
+
+
+def probe_build(python):
+    """What the multicore cells of interpreter `python` need to know of it, or
+    ValueError saying why it cannot run them: {"python": PATH, "version":
+    "CPython 3.13.1", "python_build": "free-threaded" or "default", "env": the
+    variables its workers get (PYTHON_GIL=0 on a free-threaded build: no import
+    may turn the GIL back on), "gil": "on" or "off" in a worker, "have": the
+    optional peer loops it has, "rate": iterations of work() per second}.
+    It must import aioloop from the tree this bench runs from (proc.foreign_env()
+    puts that first on its PYTHONPATH), built for it (an extension module per
+    version in that tree)."""
+    import subprocess
+    from .proc import aioloop_root
+
+    def run(code, env):
+        try:
+            p = subprocess.run([python, "-c", code], capture_output=True, text=True,
+                               timeout=120, env=env)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise ValueError(f"cannot run {python}: {e}") from None
+        if p.returncode != 0:
+            tail = " | ".join(p.stderr.strip().splitlines()[-2:])
+            raise ValueError(f"{python} failed: {tail}")
+        return p.stdout.strip().splitlines()[-1]
+
+    free = run(_PROBE_BUILD, foreign_env()) == "1"
+    extra = {"PYTHON_GIL": "0"} if free else {}
+    try:
+        info = json.loads(run(_PROBE, foreign_env(extra)))
+        if not isinstance(info, dict) or not {"python", "aioloop", "rate"} <= set(info):
+            raise ValueError(f"{python} did not answer the probe: {str(info)[:100]!r}")
+    except ValueError as e:
+        raise ValueError(f"{e} (it must import aioloop from {aioloop_root()}, built for it)") from None
+    mine = os.path.join(aioloop_root(), "aioloop")
+    if os.path.realpath(os.path.dirname(info["aioloop"])) != os.path.realpath(mine):
+        raise ValueError(f"{python} imports aioloop from {os.path.dirname(info['aioloop'])}, "
+                         f"not from {mine}, the tree this bench runs")
+    return {"python": python, "version": info["python"],
+            "python_build": "free-threaded" if free else "default", "env": extra,
+            "gil": "on" if info["gil_enabled"] else "off", "have": info["have"], "rate": info["rate"]}
+
+
+def tagged(variant, build):
+    """The row name of `variant` run under build `build` (None: the bench's own)."""
+    return f"{variant} [{build}]" if build else variant
+
+
+def split_variant(name):
+    """("aioloop", "3.13t") for "aioloop [3.13t]"; ("aioloop", None) for "aioloop"."""
+    if name.endswith("]") and " [" in name:
+        variant, _, build = name[:-1].rpartition(" [")
+        return variant, build
+    return name, None
+
+
 def spec(workload):
     """primary metric, its direction, the baseline variant and the columns of a workload."""
     return SPECS[workload.params["bench"]]
+
+
+def baseline_for(workload, name):
+    """The row a row's ratio is taken to: the workload's baseline run by the same build."""
+    return tagged(spec(workload)["baseline"], split_variant(name)[1])
 
 
 def variants(workload, loop_specs):
@@ -198,7 +315,7 @@ def estimate_seconds(workload, settings=None):
     bench = workload.params["bench"]
     if bench == "echo":
         return 1.0 + (settings.warmup + settings.duration if settings else 2.5)
-    return 2.0 if bench != "cpu" else 1.0 + 0.5 * len(workload.params["ks"])
+    return 2.0 if bench != "cpu" else 1.5 + 0.5 * len(workload.params["ks"])
 
 
 # --- the work ------------------------------------------------------------------------------------
@@ -242,22 +359,64 @@ def _percentiles(lat_ns):
 
 # --- CPU-bound scaling ---------------------------------------------------------------------------
 
+class _GCTimer:
+    """Wall time spent in the cyclic garbage collector while installed (gc.callbacks
+    calls it at the start and the stop of every collection).  On a free-threaded
+    build a collection stops every thread, so this time is serial whatever k is."""
+
+    def __init__(self):
+        self.seconds, self.runs, self._t0 = 0.0, 0, None
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        elif self._t0 is not None:
+            self.seconds += time.perf_counter() - self._t0
+            self.runs += 1
+            self._t0 = None
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
 def cpu_aioloop(tasks, iters, ks):
+    """{k: {"seconds", "spawn_s", "gc_s", "gc_runs", "stolen"}}: the whole run; the
+    spawning burst on thread 0 without the collections inside it; the collections
+    of the whole run; tasks moved by steals.  Key 0: the same for TASKS tasks
+    that do no work, on a one-thread Scheduler: what a task costs besides its work."""
     import aioloop
 
-    async def job():
-        return work(iters)
+    def job_of(n):
+        async def job():
+            return work(n)
+        return job
 
-    async def main(count):
+    async def main(count, job):
         spawn = aioloop.spawn
-        t0 = time.perf_counter()
-        spawned = [spawn(job()) for _ in range(count)]
-        for sp in spawned:
-            await sp
-        return time.perf_counter() - t0
+        with _GCTimer() as gct:
+            t0 = time.perf_counter()
+            spawned = [spawn(job()) for _ in range(count)]
+            t1 = time.perf_counter()
+            gc_spawn = gct.seconds
+            for sp in spawned:
+                await sp
+            t2 = time.perf_counter()
+        s = aioloop.current_scheduler()
+        return {"seconds": t2 - t0, "spawn_s": (t1 - t0) - gc_spawn, "gc_s": gct.seconds,
+                "gc_runs": gct.runs, "stolen": s.stats()["total"]["stolen"] if s else 0}
 
-    aioloop.run(main(max(1, tasks // 10)), threads=max(ks))  # warm-up
-    return {k: aioloop.run(main(tasks), threads=k) for k in ks}
+    job = job_of(iters)
+    aioloop.run(main(max(1, tasks // 10), job), threads=max(ks))  # warm-up
+    out = {k: aioloop.run(main(tasks, job), threads=k) for k in ks}
+    # A one-thread Scheduler, not the plain Loop that aioloop.run(threads=1) makes:
+    # the Scheduler's own submission path, with no sibling to contend with.
+    with aioloop.Scheduler(threads=1) as one:
+        out[0] = one.run(main(tasks, job_of(0)))
+    return out
 
 
 def cpu_threads(tasks, iters, ks):
@@ -276,19 +435,75 @@ def cpu_threads(tasks, iters, ks):
         return time.perf_counter() - t0
 
     once(max(ks), max(1, tasks // 10))  # warm-up
-    return {k: once(k, tasks) for k in ks}
+    out = {}
+    for k in ks:
+        with _GCTimer() as gct:
+            seconds = once(k, tasks)
+        out[k] = {"seconds": seconds, "gc_s": gct.seconds, "gc_runs": gct.runs}
+    return out
 
 
 def bench_cpu(variant, tasks, iters, ks, kmain, work_us=100, **_):
     fn = {"aioloop": cpu_aioloop, "threads": cpu_threads}[variant]
-    seconds = fn(tasks, iters, ks)
-    base = seconds[1]
+    runs = fn(tasks, iters, ks)
+    base = runs[1]["seconds"]
     out = {"seconds": base, "iters": iters}
     for k in ks:
-        out[f"seconds_k{k}"] = seconds[k]
-        out[f"speedup_k{k}"] = base / seconds[k]
+        r = runs[k]
+        out[f"seconds_k{k}"] = r["seconds"]
+        out[f"speedup_k{k}"] = base / r["seconds"]
+        # per task, in µs: the inputs of scaling_model()
+        out[f"gc_us_k{k}"] = r["gc_s"] / tasks * 1e6
+        out[f"gc_runs_k{k}"] = r["gc_runs"]
+        if "spawn_s" in r:
+            out[f"spawn_us_k{k}"] = r["spawn_s"] / tasks * 1e6
+            out[f"stolen_k{k}"] = r["stolen"]
+    if 0 in runs:
+        noop = runs[0]
+        out["noop_us"] = noop["seconds"] / tasks * 1e6
+        out["noop_spawn_us"] = noop["spawn_s"] / tasks * 1e6
+        out["noop_gc_us"] = noop["gc_s"] / tasks * 1e6
     out["speedup"] = out[f"speedup_k{kmain}"]
     return out
+
+
+# --- what limits the speed-up: a model from the measured per-task costs ---------------------------
+
+MODEL_KS = (16,)
+MODEL_WORK_US = (100, 10, 1000)
+
+
+def model_inputs(metrics):
+    """The per-task costs (µs) scaling_model() takes, from the aioloop row of the CPU
+    workload (medians over rounds: a dict metric -> {"median", ...}), or None:
+      spawn: thread 0's time per unhinted spawn on a one-thread Scheduler, the
+             collections in it excluded (all spawning is on thread 0: serial);
+      gc:    the collector's time per task in the timed k=1 run (on a free-threaded
+             build each collection stops every thread: serial);
+      other: the rest of a task's cost besides its work (take, Task, first step,
+             completion, the awaiter's side), from tasks that do no work on that
+             one-thread Scheduler: counted as running on whichever thread runs the
+             task (parallel), though the awaiter's share of it (a done check when
+             the task finished first) stays on thread 0."""
+    need = ("noop_us", "noop_spawn_us", "noop_gc_us", "gc_us_k1")
+    if not metrics or any(m not in metrics for m in need):
+        return None
+    med = {m: metrics[m]["median"] for m in need}
+    spawn = med["noop_spawn_us"]
+    return {"spawn": spawn, "gc": med["gc_us_k1"],
+            "other": max(0.0, med["noop_us"] - spawn - med["noop_gc_us"])}
+
+
+def scaling_model(work_us, inputs, k):
+    """Predicted speed-up over k=1 of N tasks of `work_us` spawned unhinted from
+    thread 0 and awaited there, on k threads with a CPU each.  Per task: the
+    collector (gc) is serial; the spawn is serial on thread 0, which cannot hand
+    out more than one task per `spawn`; work + other + spawn spread over k threads:
+        t(k)/N = gc + max((work + other + spawn) / k, spawn)
+    Stealing costs no term of its own: a steal moves up to half of a queue (1024
+    handles at most) under one lock, so its cost per task is inside `other`."""
+    par = work_us + inputs["other"] + inputs["spawn"]
+    return (par + inputs["gc"]) / (inputs["gc"] + max(par / k, inputs["spawn"]))
 
 
 # --- cross-thread round trip ---------------------------------------------------------------------
@@ -685,14 +900,33 @@ def serve_echo(variant, iters, **_):
     threading.Event().wait()
 
 
+def _build_of(workload, name):
+    """(variant, python, env, iters of work() per second) for row `name`: its
+    build's interpreter, or (variant, None, None, None) for the bench's own."""
+    variant, build = split_variant(name)
+    if build is None:
+        return variant, None, None, None
+    b = workload.params.get("builds", {}).get(build)
+    if b is None:
+        raise CellError(f"no interpreter given for build {build!r} (--python {build}=PATH)", fatal=True)
+    return variant, b["python"], foreign_env(b.get("env")), b["rate"]
+
+
+def _iters(rate, target_s):
+    """calibrate() for the bench's interpreter, or from another build's measured rate."""
+    return calibrate(target_s) if rate is None else max(10, int(rate * target_s))
+
+
 def measure_echo(workload, loop, settings):
     """Driver side: the server in a child, the echo load client against it (neither
     pinned: the server's threads need every CPU)."""
     from .echo import client_argv, client_metrics
     from .proc import Child
-    params = dict(workload.params, iters=calibrate(workload.params["work_us"] * 1e-6))
-    argv = worker_argv("multicore", variant=loop.name, params=params, serve=True)
-    with Child(argv, what="server") as server:
+    variant, python, env, rate = _build_of(workload, loop.name)
+    params = dict(workload.params, iters=_iters(rate, workload.params["work_us"] * 1e-6))
+    params.pop("builds", None)
+    argv = worker_argv("multicore", python=python, variant=variant, params=params, serve=True)
+    with Child(argv, what="server", env=env) as server:
         ready = server.read_json(settings.start_timeout)
         client_settings = type(settings)(**{**vars(settings), "connections": params["connections"]})
         try:
@@ -722,6 +956,7 @@ def run_in_worker(spec):
     params = dict(spec["params"])
     bench = params.pop("bench")
     params.pop("variants", None)
+    params.pop("builds", None)
     variant = spec["variant"]
     if spec.get("serve"):
         serve_echo(variant, **params)
@@ -742,12 +977,15 @@ def measure(workload, loop, settings):
     params = dict(workload.params)
     if params["bench"] == "echo":
         return measure_echo(workload, loop, settings)
+    variant, python, env, rate = _build_of(workload, loop.name)
+    params.pop("builds", None)
     if params["bench"] == "cpu":
-        params["iters"] = calibrate(params.get("work_us", 100) * 1e-6)
-    if loop.name == C_FLOOR:
+        # ~work_us on one thread of the interpreter that runs the cell
+        params["iters"] = _iters(rate, params.get("work_us", 100) * 1e-6)
+    if variant == C_FLOOR:
         if not settings.pingpong:
             raise CellError("the C ping-pong cannot be built here", fatal=True)
         params["pingpong"] = settings.pingpong
-    result = run_json(worker_argv("multicore", variant=loop.name, params=params),
-                      timeout=settings.micro_timeout, what="benchmark")
+    result = run_json(worker_argv("multicore", python=python, variant=variant, params=params),
+                      timeout=settings.micro_timeout, what="benchmark", env=env)
     return result

@@ -28,12 +28,14 @@ def write(report, path):
 
 def write_scaling(report, workload, path):
     """Threads on x, speed-up over k=1 on y (median over rounds, bars min–max), one
-    line per variant, and the ideal k as a dashed line."""
+    line per (variant, build), and the ideal min(k, CPUs) as a dashed line."""
     import matplotlib.pyplot as plt
 
     rows = workload["scaling"]
     ks = [r["k"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    meta = report["meta"]
+    builds = meta.get("builds") or {}
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for name in workload["cells"]:
         pts = [(r["k"], r["variants"][name]["speedup"]) for r in rows if name in r["variants"]]
         if not pts:
@@ -41,16 +43,22 @@ def write_scaling(report, workload, path):
         xs = [k for k, _ in pts]
         ys = [s["median"] for _, s in pts]
         err = [[s["median"] - s["min"] for _, s in pts], [s["max"] - s["median"] for _, s in pts]]
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=name)
+        # with other builds' rows beside them, this interpreter's rows say which build they are
+        label = f"{name} [{meta['build_tag']}]" if builds and "[" not in name and meta.get("build_tag") else name
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
     cpus = report["meta"].get("cpus") or max(ks)
     ax.plot(ks, [min(k, cpus) for k in ks], color="grey", linestyle="--", linewidth=0.8,
             label=f"ideal ({cpus} CPUs)")
-    ax.set_xticks(ks)
+    if max(ks) >= 8:    # --max-threads: 1 2 3 4 8 16 spread evenly
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_xlabel("threads (k)")
     ax.set_ylabel("speed-up over k=1")
-    meta = report["meta"]
     build = f", {meta['python_build']} build, GIL {meta['gil']}" if "python_build" in meta else ""
-    ax.set_title(f"{workload['title'].split(':')[0]} · {meta['python']}{build}", fontsize=9)
+    title = f"{workload['title'].split(':')[0]} · {meta['python']}{build}"
+    for name, b in builds.items():
+        title += f"\n[{name}]: {b['version']}, {b['python_build']} build, GIL {b['gil']}"
+    ax.set_title(title, fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -21,9 +21,10 @@ import time
 from .model import CellError
 
 
-def worker_argv(role, **spec):
-    """argv that runs aioloop.bench.worker in a child with this interpreter."""
-    return [sys.executable, "-m", "aioloop.bench.worker", role, json.dumps(spec)]
+def worker_argv(role, python=None, **spec):
+    """argv that runs aioloop.bench.worker in a child with this interpreter, or with
+    `python` (another interpreter: run it with foreign_env())."""
+    return [python or sys.executable, "-m", "aioloop.bench.worker", role, json.dumps(spec)]
 
 
 def child_env():
@@ -36,6 +37,28 @@ def child_env():
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env.pop("PYTHONASYNCIODEBUG", None)  # debug mode would measure something else
+    return env
+
+
+def aioloop_root():
+    """The directory that holds the aioloop package this process imported."""
+    import aioloop
+    return os.path.dirname(os.path.dirname(os.path.abspath(aioloop.__file__)))
+
+
+def foreign_env(extra=None):
+    """The environment for a child run by another interpreter (``--python``): the
+    aioloop tree being measured first on its PYTHONPATH, then the PYTHONPATH we were
+    given, but not the rest of our sys.path, whose standard library and
+    site-packages belong to this interpreter's version; then `extra` (PYTHON_GIL=0
+    for a free-threaded build)."""
+    env = dict(os.environ)
+    paths = [aioloop_root()]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env.pop("PYTHONASYNCIODEBUG", None)
+    env.update(extra or {})
     return env
 
 
@@ -88,14 +111,14 @@ class Child:
     """A child process whose JSON lines we read with a time-out.  Use as a
     context manager: leaving it stops the child and its process group."""
 
-    def __init__(self, argv, *, cpu=None, what="worker"):
+    def __init__(self, argv, *, cpu=None, what="worker", env=None):
         self.what = what
         self._stderr = tempfile.TemporaryFile()
         self._buf = b""
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
-                env=child_env(), preexec_fn=_pin(cpu), start_new_session=True)
+                env=child_env() if env is None else env, preexec_fn=_pin(cpu), start_new_session=True)
         except OSError as e:
             self._stderr.close()
             raise CellError(f"cannot start {what}: {e}", fatal=True) from None
@@ -167,9 +190,9 @@ class Child:
         self.stop()
 
 
-def run_json(argv, *, timeout, cpu=None, what="worker"):
+def run_json(argv, *, timeout, cpu=None, what="worker", env=None):
     """Run a child to completion and return its one JSON result line."""
-    with Child(argv, cpu=cpu, what=what) as child:
+    with Child(argv, cpu=cpu, what=what, env=env) as child:
         result = child.read_json(timeout)
         try:
             child.proc.wait(timeout=10)

@@ -88,12 +88,13 @@ def build(plan, records, meta):
     for w in plan.workloads:
         spec = workload_spec(w)
         primary, higher = spec["primary"], spec["higher_is_better"]
-        base = by_cell.get((w.id, spec["baseline"]), {})
+        baseline_of = _baselines(w, spec)
         cells = {}
         for lp in plan.loops_for(w):
             if w.suite in plan.skipped:
                 cells[lp.name] = {"status": "skipped", "reason": plan.skipped[w.suite]}
                 continue
+            base = by_cell.get((w.id, baseline_of(lp.name)), {})
             rounds = by_cell.get((w.id, lp.name), {})
             ok = {r: rec for r, rec in rounds.items() if rec.ok}
             failed = {r: rec for r, rec in rounds.items() if not rec.ok}
@@ -119,6 +120,8 @@ def build(plan, records, meta):
                 "samples": [{"round": r + 1, **({"metrics": rec.metrics} if rec.ok else {"error": rec.error})}
                             for r, rec in sorted(rounds.items())],
             }
+            if baseline_of(lp.name) != spec["baseline"]:
+                cell["baseline"] = baseline_of(lp.name)     # another build's rows: its own baseline
             if failed:
                 # the first round's error names the cause; later ones are usually the same
                 cell["error"] = failed[min(failed)].error
@@ -130,7 +133,7 @@ def build(plan, records, meta):
             entry["baseline"] = spec["baseline"]
             entry["columns"] = list(spec["columns"])
         if "ks" in w.params:
-            entry["scaling"] = scaling(w, by_cell, plan.loops_for(w), spec["baseline"])
+            entry["scaling"] = scaling(w, by_cell, plan.loops_for(w), baseline_of)
         workloads.append(entry)
     return {
         "meta": meta,
@@ -140,11 +143,26 @@ def build(plan, records, meta):
     }
 
 
-def scaling(w, by_cell, variants, baseline):
+def _baselines(w, spec):
+    """name -> the row whose figure `name`'s ratio is taken to: the workload's
+    baseline, or what the suite says per row (multicore: the same build's baseline)."""
+    suite = SUITES[w.suite]
+    if hasattr(suite, "baseline_for"):
+        return lambda name: suite.baseline_for(w, name)
+    return lambda name: spec["baseline"]
+
+
+def _baseline_of_cell(w, name):
+    """The baseline of row `name` in a built report (a cell may name its own)."""
+    cell = w["cells"].get(name) or {}
+    return cell.get("baseline", w.get("baseline", BASELINE))
+
+
+def scaling(w, by_cell, variants, baseline_of):
     """The CPU-scaling table of a workload measured at several thread counts (params
     "ks"): per k, each variant's time and speed-up over its own k=1 (medians over
-    rounds), and per other variant the median over rounds of its speed-up over the
-    baseline's in the same round, [min, max]."""
+    rounds), and per other variant the median over rounds of its speed-up over its
+    baseline's (baseline_of(name)) in the same round, [min, max]."""
     rows = []
     names = [lp.name for lp in variants]
     for k in w.params["ks"]:
@@ -156,10 +174,10 @@ def scaling(w, by_cell, variants, baseline):
                 row["variants"][name] = {
                     "seconds": summarize([r.metrics[f"seconds_k{k}"] for r in ok]),
                     "speedup": summarize([r.metrics[f"speedup_k{k}"] for r in ok])}
-        base = by_cell.get((w.id, baseline), {})
         for name in names:
-            if name == baseline:
+            if name == baseline_of(name):
                 continue
+            base = by_cell.get((w.id, baseline_of(name)), {})
             ratios = []
             for rnd, rec in by_cell.get((w.id, name), {}).items():
                 b = base.get(rnd)
@@ -272,12 +290,13 @@ def _rows(ws, columns, baseline):
             if cell["status"] == "failed":
                 rows.append([label, loop, _Span("FAILED: " + _clip(cell["error"], 110))])
                 continue
-            if loop == baseline:
+            mine = cell.get("baseline", baseline)
+            if loop == mine:
                 ratio = "1 (baseline)"
             elif cell["ratio"]:
                 ratio = _fmt_ratio(cell["ratio"])
             else:
-                ratio = f"n/a ({baseline} failed)"
+                ratio = f"n/a ({mine} failed)"
             rows.append([label, loop, ratio,
                          *(_fmt_value(m, cell["metrics"][m], cell["rounds_ok"]) for m in columns)])
             if cell["status"] == "partial":
@@ -287,17 +306,42 @@ def _rows(ws, columns, baseline):
     return rows
 
 
+def _build_of_row(name):
+    """"3.13t" for a row "aioloop [3.13t]" (another build's), None for the bench's own."""
+    from .multicore import split_variant
+    return split_variant(name)[1]
+
+
+def _free_threaded(meta, build):
+    if build is None:
+        return meta.get("python_build") == "free-threaded"
+    return (meta.get("builds") or {}).get(build, {}).get("python_build") == "free-threaded"
+
+
 def _gil_note(ws, meta):
-    """Which cells ran with the GIL on, when the build can run without it."""
-    if meta.get("python_build") != "free-threaded":
+    """Which cells ran with the GIL on, among the rows of builds that can run without it."""
+    rows = [(w, loop, cell) for w in ws for loop, cell in w["cells"].items()
+            if _free_threaded(meta, _build_of_row(loop))]
+    if not rows:
         return []
-    on = sorted({f"{w['id'].removeprefix('multicore-')}/{loop}" for w in ws
-                 for loop, cell in w["cells"].items()
+    on = sorted({f"{w['id'].removeprefix('multicore-')}/{loop}" for w, loop, cell in rows
                  if (cell.get("metrics") or {}).get("gil_enabled", {}).get("max")})
+    mixed = len(rows) < sum(len(w["cells"]) for w in ws)  # GIL-build rows too: say which are meant
+    where = " of the free-threaded build" if mixed else ""
     if not on:
-        return ["  GIL off in every cell."]
+        return [f"  GIL off in every cell{where}."]
     return [f"  GIL ON in: {', '.join(on)} (a C extension without free-threading support turned it "
             "back on; PYTHON_GIL=0 keeps it off)"]
+
+
+def _builds_legend(meta):
+    """One line per other build whose rows are in the tables."""
+    out = []
+    for name, b in (meta.get("builds") or {}).items():
+        env = " ".join(f"{k}={v}" for k, v in b.get("env", {}).items())
+        out.append(f"  [{name}] rows: {b['version']} ({b['python_build']} build, GIL {b['gil']}"
+                   + (f", workers with {env}" if env else "") + f"), {b['python']}")
+    return out
 
 
 def _render_own_tables(ws, meta):
@@ -305,6 +349,7 @@ def _render_own_tables(ws, meta):
     one table per workload, and the scaling table where there is one."""
     lines = [f"  Python: {meta.get('python', '?')}, {meta.get('python_build', 'default')} build, "
              f"GIL {meta.get('gil', 'on')} in the bench process; {meta.get('cpus')} CPUs.",
+             *_builds_legend(meta),
              *_gil_note(ws, meta)]
     legend = getattr(SUITES[ws[0]["suite"]], "VARIANTS", {})
     used = list(dict.fromkeys(n for w in ws for n in w["cells"]))
@@ -319,17 +364,56 @@ def _render_own_tables(ws, meta):
             lines += ["", f"  {w['title'].split(':')[0]}: speed-up over k=1 of the same variant, "
                           "and the ratio of the speed-ups in the same round"]
             lines += _scaling_table(w)
+            lines += _model_lines(w, meta)
+    return lines
+
+
+def model_rows(w, meta):
+    """Per build with an aioloop row on the CPU workload: (build name, model inputs,
+    {(work µs, k): predicted speed-up}) from multicore.scaling_model()."""
+    from . import multicore
+    if w.get("id") != "multicore-cpu":
+        return []
+    out = []
+    for name, cell in w["cells"].items():
+        if multicore.split_variant(name)[0] != "aioloop":
+            continue
+        inputs = multicore.model_inputs(cell.get("metrics"))
+        if inputs is None:
+            continue
+        build = _build_of_row(name) or meta.get("build_tag") or meta.get("python", "?")
+        preds = {(t, k): multicore.scaling_model(t, inputs, k)
+                 for t in multicore.MODEL_WORK_US for k in multicore.MODEL_KS}
+        out.append((build, _free_threaded(meta, _build_of_row(name)), inputs, preds))
+    return out
+
+
+def _model_lines(w, meta):
+    rows = model_rows(w, meta)
+    if not rows:
+        return []
+    lines = ["", "  What limits the speed-up (benchmarks/README.md, the model): per task, µs, medians over "
+                 "rounds of the aioloop row",
+             "  spawn: thread 0's time per unhinted spawn (serial); GC: the collector's (serial on a "
+             "free-threaded build: it stops every thread); other: the rest besides the work (parallel)"]
+    table = [["  build", "spawn", "GC", "other", *(f"k={k}, {t:g} µs tasks" for t, k in rows[0][3])]]
+    for build, free, inputs, preds in rows:
+        table.append([f"  {build}", f"{inputs['spawn']:.2f}", f"{inputs['gc']:.2f}", f"{inputs['other']:.2f}",
+                      *(f"{v:.1f}×" for v in preds.values())])
+    lines += _table(table)
+    if any(not free for _, free, _, _ in rows):
+        lines.append("  (with the GIL, k threads of Python do not run at once: the model's speed-up is "
+                     "what the Scheduler would allow without it)")
     return lines
 
 
 def _scaling_table(w):
-    baseline = w["baseline"]
     names = list(w["cells"])
-    others = [n for n in names if n != baseline]
+    others = [n for n in names if n != _baseline_of_cell(w, n)]
     head = ["  k"]
     for n in names:
         head += [f"{n} time", f"{n} speed-up"]
-    head += [f"{n}/{baseline} [min–max]" for n in others]
+    head += [f"{n}/{_baseline_of_cell(w, n)} [min–max]" for n in others]
     rows = [head]
     for row in w["scaling"]:
         cells = [f"  {row['k']}"]
@@ -406,10 +490,11 @@ def target_verdict(workload):
     return f"{text}: {'met' if met else 'not met'}"
 
 
-def markdown(report, command):
+def markdown(report, command, images=()):
     """RESULTS.md: the run's summary as one Markdown table (a row per workload,
     a column per loop; for echo and HTTP the server's CPU µs per request, then
-    the ratio to asyncio; for micro the ratio), then the full text report."""
+    the ratio to asyncio; for micro the ratio), the images given (paths as the
+    Markdown file should link them: the --plot charts), then the full text report."""
     meta = report["meta"]
     shared = [w for w in report["workloads"] if "columns" not in w]
     own = [w for w in report["workloads"] if "columns" in w]
@@ -449,6 +534,9 @@ def markdown(report, command):
         lines.append("| " + " | ".join(row) + " |")
     if own:
         lines += ["", *_markdown_own(own, meta)]
+    for path in images:
+        alt = "speed-up against threads" if ".scaling." in os.path.basename(path) else "ratios to the baselines"
+        lines += ["", f"![{alt}]({path})"]
     if report["failures"]:
         lines += ["", "Failed cells are listed with their errors at the end of the report below."]
     lines += ["", "```", render(report).rstrip("\n"), "```", ""]
@@ -460,7 +548,7 @@ def _md_cell(w, name, cell):
         return "skipped"
     if cell["status"] in ("failed", "not run"):
         return cell["status"]
-    ratio = "1" if name == w["baseline"] else _fmt_ratio(cell["ratio"]) if cell["ratio"] else "n/a"
+    ratio = "1" if name == _baseline_of_cell(w, name) else _fmt_ratio(cell["ratio"]) if cell["ratio"] else "n/a"
     value = _fmt_value(w["primary"], cell["metrics"][w["primary"]], cell["rounds_ok"])
     text = f"{value} ({ratio})"
     if cell["status"] == "partial":
@@ -476,6 +564,7 @@ def _markdown_own(ws, meta):
              f"{meta.get('python', '?')}, {meta.get('python_build', 'default')} build, GIL "
              f"{meta.get('gil', 'on')}; {meta.get('cpus')} CPUs. Each cell: the figure "
              "(× the workload's baseline, median [min–max] over rounds).",
+             *(line.strip() for line in _builds_legend(meta)),
              *(line.strip() for line in _gil_note(ws, meta)),
              "",
              "| workload | figure | baseline | variants |",
@@ -487,11 +576,11 @@ def _markdown_own(ws, meta):
         if not w.get("scaling"):
             continue
         names = list(w["cells"])
-        others = [n for n in names if n != w["baseline"]]
+        others = [n for n in names if n != _baseline_of_cell(w, n)]
         lines += ["", f"{w['title'].split(':')[0]}: speed-up over k=1 of the same variant "
                       f"(time), and the ratio of speed-ups in the same round.", "",
                   "| k | " + " | ".join(names) + " | " +
-                  " | ".join(f"{n} / {w['baseline']}" for n in others) + " |",
+                  " | ".join(f"{n} / {_baseline_of_cell(w, n)}" for n in others) + " |",
                   "|---|" + "---|" * (len(names) + len(others))]
         for row in w["scaling"]:
             cells = []
@@ -502,6 +591,17 @@ def _markdown_own(ws, meta):
                              f"({METRICS['seconds'][1](v['seconds']['median'])})")
             cells += [_fmt_ratio(row["ratio"][n]) if n in row["ratio"] else "-" for n in others]
             lines.append(f"| {row['k']} | " + " | ".join(cells) + " |")
+        rows = model_rows(w, meta)
+        if rows:
+            keys = list(rows[0][3])
+            lines += ["", "What limits the speed-up (the model in benchmarks/README.md): per-task costs in "
+                          "µs measured by the aioloop rows, and the speed-ups they predict.", "",
+                      "| build | spawn (serial) | GC (serial when free-threaded) | other (parallel) | "
+                      + " | ".join(f"k={k}, {t:g} µs tasks" for t, k in keys) + " |",
+                      "|---|" + "---|" * (3 + len(keys))]
+            for build, free, inputs, preds in rows:
+                lines.append(f"| {build} | {inputs['spawn']:.2f} | {inputs['gc']:.2f} | {inputs['other']:.2f} | "
+                             + " | ".join(f"{v:.1f}×" for v in preds.values()) + " |")
     return lines
 
 
@@ -520,15 +620,18 @@ def preserved_tail(text):
     return ""
 
 
-def write_markdown(path, report, command):
+def write_markdown(path, report, command, images=()):
     """Write markdown(report, command) to path, keeping the preserved tail of the file
-    already there (see PRESERVED_HEADING)."""
+    already there (see PRESERVED_HEADING); `images` (files written by --plot) are
+    linked relative to the Markdown file's directory."""
     try:
         with open(path, encoding="utf-8") as f:
             tail = preserved_tail(f.read())
     except FileNotFoundError:
         tail = ""
-    text = markdown(report, command)
+    here = os.path.dirname(os.path.abspath(path))
+    text = markdown(report, command, [os.path.relpath(os.path.abspath(p), here).replace(os.sep, "/")
+                                      for p in images])
     if tail:
         text = text.rstrip("\n") + "\n\n" + tail
     with open(path, "w", encoding="utf-8") as f:

@@ -6,6 +6,7 @@ speed."""
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aioloop.bench import cbuild, echo, http, loops, micro, multicore, report
-from aioloop.bench.model import LoopSpec, Settings, Workload
+from aioloop.bench.model import CellError, LoopSpec, Settings, Workload
 from aioloop.bench.runner import Plan, Record
 
 TESTS = Path(__file__).parent
@@ -443,3 +444,196 @@ def test_fsync_cells_run_on_every_loop_and_leave_no_file(name, loop):
     before = set(glob.glob("/dev/shm/aioloop-bench-*"))
     assert fn(loop, 50) > 0
     assert set(glob.glob("/dev/shm/aioloop-bench-*")) == before
+
+
+# --- other interpreters' rows (--python), more threads (--max-threads), the model ---
+
+def test_python_option_parses_name_equals_path(tmp_path):
+    from aioloop.bench import cli
+    args = cli.parse_args(["--suite", "multicore", "--python", f"same={sys.executable}",
+                           "--python", f"3.13t={sys.executable}", "--max-threads", "16"])
+    assert args.pythons == {"same": sys.executable, "3.13t": sys.executable}
+    assert args.max_threads == 16
+    assert cli.parse_args([]).pythons == {}
+    not_exe = tmp_path / "python"
+    not_exe.write_text("")
+    for bad, message in ((sys.executable, "expected NAME=PATH"), (f"={sys.executable}", "expected NAME=PATH"),
+                         ("x=", "expected NAME=PATH"), (f"a b={sys.executable}", "may not contain"),
+                         (f"x[1]={sys.executable}", "may not contain"),
+                         (f"x={tmp_path / 'missing'}", "is not an executable file"),
+                         (f"x={not_exe}", "is not an executable file")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            cli.parse_pythons([bad])
+    with pytest.raises(ValueError, match="given twice"):
+        cli.parse_pythons([f"x={sys.executable}", f"x={sys.executable}"])
+    proc = subprocess.run([sys.executable, "-m", "aioloop", "bench", "--python", "nopath"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "expected NAME=PATH" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "aioloop", "bench", "--max-threads", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--max-threads must be positive" in proc.stderr
+
+
+def test_python_option_needs_the_multicore_suite_and_a_working_interpreter(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "aioloop", "bench", "--suite", "micro",
+                           "--python", f"same={sys.executable}"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--python applies to the multicore suite" in proc.stderr
+    fake = tmp_path / "python"       # an interpreter that cannot import aioloop
+    fake.write_text("#!/bin/sh\necho 0\nexit 0\n")
+    fake.chmod(0o755)
+    with pytest.raises(ValueError, match="must import aioloop from"):
+        multicore.probe_build(str(fake))
+
+
+def test_thread_counts_double_up_to_max_threads():
+    assert multicore.thread_counts(2) == [1, 2, 3]
+    assert multicore.thread_counts(2, 16) == [1, 2, 3, 4, 8, 16]
+    assert multicore.thread_counts(2, 10) == [1, 2, 3, 4, 8, 10]
+    assert multicore.thread_counts(4, 16) == [1, 2, 3, 4, 5, 8, 16]
+    assert multicore.thread_counts(2, 3) == [1, 2, 3]      # nothing beyond cpu_count + 1
+
+
+def test_configure_adds_each_builds_rows_with_its_own_baseline():
+    builds = {"ft": {"python": "/x/python", "env": {"PYTHON_GIL": "0"}, "have": ["uvloop"], "rate": 1e7}}
+    ws = multicore.configure([W_CPU, W_RT, W_MICRO], max_threads=8, builds=builds)
+    cpu, rt, mic = ws
+    assert mic is W_MICRO                                   # other suites pass through
+    assert cpu.params["variants"] == ["threads", "aioloop", "threads [ft]", "aioloop [ft]"]
+    assert cpu.params["ks"] == multicore.thread_counts(max_threads=8)
+    # no C floor for another build: it is not Python; rloop only where that build has it
+    assert rt.params["variants"] == ["asyncio", "aioloop", "uvloop", "c-eventfd",
+                                     "asyncio [ft]", "aioloop [ft]", "uvloop [ft]"]
+    assert W_CPU.params["variants"] == ["threads", "aioloop"]   # the input is not changed
+    assert multicore.baseline_for(cpu, "aioloop [ft]") == "threads [ft]"
+    assert multicore.baseline_for(cpu, "aioloop") == "threads"
+    assert multicore.split_variant("asyncio k=2 [ft]") == ("asyncio k=2", "ft")
+    assert multicore.split_variant("asyncio k=2") == ("asyncio k=2", None)
+
+
+def _cpu_metrics_model(seconds, spawn=1.0, gc=2.0, noop=6.0, noop_gc=1.0):
+    out = _cpu_metrics(seconds)
+    out.update(noop_us=noop, noop_spawn_us=spawn, noop_gc_us=noop_gc, gc_us_k1=gc)
+    return out
+
+
+def test_other_builds_rows_take_their_ratio_to_their_own_baseline_and_show_the_model():
+    w = multicore.configure([W_CPU], builds={"ft": {"python": "/x/python", "env": {"PYTHON_GIL": "0"},
+                                                     "have": [], "rate": 1e7}})[0]
+    recs = []
+    for r in range(2):
+        recs += [Record(r, W_CPU.id, "threads", _cpu_metrics((1.0, 1.0, 1.0))),
+                 Record(r, W_CPU.id, "aioloop", _cpu_metrics_model((1.0, 1.0, 1.0))),
+                 Record(r, W_CPU.id, "threads [ft]", dict(_cpu_metrics((1.0, 0.5, 0.5)), gil_enabled=0)),
+                 Record(r, W_CPU.id, "aioloop [ft]", dict(_cpu_metrics_model((1.2, 0.8, 0.6)), gil_enabled=0))]
+    meta = dict(META, python_build="default", gil="on", build_tag="3.12",
+                builds={"ft": {"python": "/x/python", "version": "CPython 3.13.1", "python_build": "free-threaded",
+                               "env": {"PYTHON_GIL": "0"}, "gil": "off", "have": [], "rate": 1e7}})
+    rep = report.build(plan(ASYNCIO, workloads=[w]), recs, meta)
+    (wr,) = rep["workloads"]
+    cells = wr["cells"]
+    assert list(cells) == ["threads", "aioloop", "threads [ft]", "aioloop [ft]"]
+    assert cells["aioloop [ft]"]["baseline"] == "threads [ft]" and "baseline" not in cells["aioloop"]
+    # ft: aioloop 1.5× over threads' 2× at k=2 -> 0.75; the main build: 1× over 1×
+    assert cells["aioloop [ft]"]["ratio"]["median"] == pytest.approx(0.75)
+    assert cells["aioloop"]["ratio"]["median"] == 1.0
+    assert wr["scaling"][1]["ratio"] == {"aioloop": pytest.approx({"median": 1.0, "min": 1.0, "max": 1.0, "n": 2}),
+                                         "aioloop [ft]": pytest.approx({"median": 0.75, "min": 0.75,
+                                                                        "max": 0.75, "n": 2})}
+    assert "threads [ft]" not in wr["scaling"][1]["ratio"]   # a baseline has no ratio
+    text = report.render(rep)
+    assert "aioloop [ft]/threads [ft] [min–max]" in text and "aioloop/threads [min–max]" in text
+    assert "[ft] rows: CPython 3.13.1 (free-threaded build, GIL off, workers with PYTHON_GIL=0)" in text
+    assert "GIL off in every cell of the free-threaded build." in text
+    # the model: spawn 1, GC 2, other 6 - 1 - 1 = 4; at k=16, 100 µs tasks: 107 / (2 + max(105/16, 1))
+    assert multicore.model_inputs(cells["aioloop"]["metrics"]) == {"spawn": 1.0, "gc": 2.0, "other": 4.0}
+    rows = report.model_rows(wr, meta)
+    assert [(b, free) for b, free, _, _ in rows] == [("3.12", False), ("ft", True)]
+    assert rows[0][3][(100, 16)] == pytest.approx(107 / (2 + 105 / 16))
+    assert "3.12   1.00   2.00  4.00   12.5×" in text
+    md = report.markdown(rep, "python -m aioloop bench --suite multicore", ["bench.scaling.png"])
+    assert "| k | threads | aioloop | threads [ft] | aioloop [ft] | aioloop / threads | " \
+           "aioloop [ft] / threads [ft] |" in md
+    assert "| 2 | 1.00× (1.00 s) | 1.00× (1.00 s) | 2.00× (500 ms) | 1.50× (800 ms) | 1.00 [1.00–1.00] | " \
+           "0.75 [0.75–0.75] |" in md
+    assert "| 3.12 | 1.00 | 2.00 | 4.00 | 12.5× |" in md
+    assert "![speed-up against threads](bench.scaling.png)" in md
+    # a GIL left on in a free-threaded build's cell is named; the GIL build's cells are not
+    recs[-1] = Record(1, W_CPU.id, "aioloop [ft]", _cpu_metrics_model((1.2, 0.8, 0.6)))
+    text = report.render(report.build(plan(ASYNCIO, workloads=[w]), recs, meta))
+    assert "GIL ON in: cpu/aioloop [ft] (" in text
+
+
+def test_scaling_model_arithmetic():
+    inputs = {"spawn": 2.0, "gc": 0.0, "other": 8.0}
+    # no serial part but the spawn: k threads, until thread 0 cannot spawn fast enough
+    assert multicore.scaling_model(90, inputs, 1) == pytest.approx(1.0)
+    assert multicore.scaling_model(90, inputs, 16) == pytest.approx(16.0)
+    assert multicore.scaling_model(10, inputs, 16) == pytest.approx(20 / 2)   # spawn-bound: 10×
+    # a serial collector: Amdahl
+    inputs = {"spawn": 1.0, "gc": 10.0, "other": 9.0}
+    assert multicore.scaling_model(90, inputs, 16) == pytest.approx(110 / (10 + 100 / 16))
+    assert multicore.model_inputs(None) is None
+    assert multicore.model_inputs({"noop_us": {"median": 1.0}}) is None
+
+
+def test_a_cell_runs_under_another_interpreter_named_as_a_build():
+    """The same interpreter, given as another build: the cell's worker runs it with
+    foreign_env() (this tree first on PYTHONPATH, not our sys.path), with the
+    rate the probe measured, and reports the costs the model needs."""
+    build = multicore.probe_build(sys.executable)
+    assert build["python"] == sys.executable and build["rate"] > 0
+    free = bool(__import__("sysconfig").get_config_var("Py_GIL_DISABLED"))
+    assert build["env"] == ({"PYTHON_GIL": "0"} if free else {})
+    assert build["python_build"] == ("free-threaded" if free else "default")
+    w = multicore.configure([Workload("multicore-cpu", "multicore", "cpu",
+                                      {"bench": "cpu", "tasks": 40, "ks": [1, 2], "kmain": 2, "work_us": 50,
+                                       "variants": ["threads", "aioloop"]})], builds={"same": build})[0]
+    m = multicore.measure(w, LoopSpec("aioloop [same]", "multicore:aioloop [same]"), Settings())
+    assert m["iters"] == max(10, int(build["rate"] * 50e-6))
+    assert m["speedup_k1"] == 1.0 and m["seconds_k2"] > 0
+    assert m["gil_enabled"] == (0 if free else 1)
+    assert {"spawn_us_k1", "spawn_us_k2", "gc_us_k1", "gc_runs_k2", "stolen_k2",
+            "noop_us", "noop_spawn_us", "noop_gc_us"} <= set(m)
+    assert m["stolen_k1"] == 0 and 0 < m["noop_spawn_us"] < m["noop_us"]
+    with pytest.raises(CellError, match="no interpreter given for build 'other'"):
+        multicore.measure(w, LoopSpec("aioloop [other]", "x"), Settings())
+
+
+def test_foreign_env_keeps_this_interpreters_paths_out():
+    from aioloop.bench import proc
+    env = proc.foreign_env({"PYTHON_GIL": "0"})
+    paths = env["PYTHONPATH"].split(os.pathsep)
+    assert paths[0] == proc.aioloop_root()
+    assert not any("site-packages" in p or p.endswith(f"python{sys.version_info.major}."
+                                                    f"{sys.version_info.minor}") for p in paths
+                   if p not in (os.environ.get("PYTHONPATH") or "").split(os.pathsep))
+    assert env["PYTHON_GIL"] == "0"
+    argv = proc.worker_argv("multicore", python="/x/python", variant="aioloop")
+    assert argv[:4] == ["/x/python", "-m", "aioloop.bench.worker", "multicore"]
+
+
+def test_python_rows_plot_and_markdown_end_to_end(tmp_path):
+    """--python with the same interpreter under another name, the coarse CPU workload
+    (16 tasks): both builds' rows in the text, the JSON and the Markdown, and with
+    --plot the Markdown links the charts written beside it."""
+    plotting = importlib.util.find_spec("matplotlib") is not None   # the optional [plot] extra
+    out, md = tmp_path / "mc.json", tmp_path / "RESULTS.md"
+    proc = run_bench("--suite", "multicore", "--workloads", "multicore-cpu-coarse", "--quick",
+                     "--python", f"again={sys.executable}", "--json", str(out), "--markdown", str(md),
+                     *(["--plot", str(tmp_path / "bench.png")] if plotting else []))
+    rep = json.loads(out.read_text())
+    (w,) = rep["workloads"]
+    assert list(w["cells"]) == ["threads", "aioloop", "threads [again]", "aioloop [again]"]
+    assert w["cells"]["threads [again]"]["status"] == "ok", w["cells"]["threads [again]"]
+    assert w["cells"]["aioloop [again]"]["baseline"] == "threads [again]"
+    assert rep["meta"]["builds"]["again"]["python"] == sys.executable
+    assert "aioloop [again]/threads [again] [min–max]" in proc.stdout
+    assert "[again] rows: " in proc.stdout
+    text = md.read_text()
+    assert "| k | threads | aioloop | threads [again] | aioloop [again] |" in text
+    if plotting:
+        assert (tmp_path / "bench.scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "![speed-up against threads](bench.scaling.png)" in text
+        assert "![ratios to the baselines](bench.png)" in text
+    else:
+        assert "![" not in text
