@@ -9,7 +9,10 @@ cdef class Handle:
         readonly tuple _args
         # The contextvars.Context the callback runs in, or None: the caller's
         # context was empty, so the loop runs it in its spare empty context
-        # (see "Lazy contexts" in handles.pyx). Read through get_context().
+        # (see "Lazy contexts" in handles.pyx). Set at creation; after that
+        # only with atomics (aio_ctx_slot): get_context() from any thread
+        # may replace None, the loop thread publishes and takes back its
+        # spare around a run.
         object _ctx
         readonly object _loop          # the EventLoopCore that runs it
         readonly bint _cancelled
