@@ -73,7 +73,6 @@ Shutdown protocol
 """
 
 import asyncio as _asyncio
-import functools as _functools
 import inspect as _inspect
 import logging as _logging
 import threading as _threading
@@ -180,7 +179,9 @@ class Spawned:
         self._cancelled = False
         self._cancel_requested = False
         self._cancel_msg = None
-        self._callbacks = []
+        # () until a callback is added: most Spawned never get one, and an
+        # empty tuple is shared and not tracked by the collector.
+        self._callbacks = ()
         self._event = None
         self._handle = None
         self._retrieved = False
@@ -365,7 +366,10 @@ class Spawned:
             context = contextvars.copy_context()
         with self._lock:
             if self._state != _DONE:
-                self._callbacks.append((fn, loop, context))
+                if self._callbacks:
+                    self._callbacks.append((fn, loop, context))
+                else:
+                    self._callbacks = [(fn, loop, context)]
                 return
         self._deliver(fn, loop, context)
 
