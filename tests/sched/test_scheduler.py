@@ -867,5 +867,11 @@ def test_one_thread_work_on_loop_0_polls_no_more_than_a_plain_loop_and_wakes_no_
         assert thousand_passes(loop) == {"passes": 1002, "polls": 1002}
         loop.remove_signal_handler(signal.SIGUSR1)
         assert thousand_passes(loop) == {"passes": 1002, "polls": 0}
+        # Going to sleep with nothing queued on any thread searches no
+        # sibling (no steal attempt, no update of the shared search count).
+        loop.run_until_complete(asyncio.sleep(0.01))
+        st = s.stats()["threads"]
+        assert st[0]["sleeps"] >= 1 and st[1]["sleeps"] == 0    # thread 1 never woke
+        assert [t["steal_attempts"] for t in st] == [0, 0]
     finally:
         loop.close()
