@@ -105,7 +105,10 @@ cdef class DispatchHook(CycleHook):
     cdef Py_ssize_t after_poll(self) except -1:
         cdef PyObject *tmp[_TAKE_BATCH]
         cdef Py_ssize_t n
-        if aio_exchange_seq(&self.search_token, 0):
+        # A load first: the exchange is a locked instruction on every pass,
+        # while a token is rare. A seq_cst load that sees 0 reads what the
+        # exchange would have read, at the same place in the total order.
+        if aio_load_seq(&self.search_token) and aio_exchange_seq(&self.search_token, 0):
             # Woken to steal: this thread's share of nsearching ends here.
             try:
                 if self.q.size() == 0 and not aio_load_seq(&self.core.closed):
