@@ -555,8 +555,9 @@ class Scheduler(_core.SchedulerBase):
 
     def stats(self):
         """Per thread: callbacks run, tasks started, submitted from outside,
-        taken from its queue, stolen, steals attempted, sleeps, inbox
-        wake-ups; and the totals."""
+        taken from its queue, stolen, steals attempted (by a loop about to
+        sleep while some sibling's queue held work), sleeps, inbox wake-ups;
+        and the totals."""
         per = []
         for i, loop in enumerate(self._loops):
             ls = loop.stats()

@@ -43,7 +43,8 @@ def parse_args(argv):
                    help=f"micro: timed runs per cell, the fastest counts (default {FULL['repeat']}, "
                         f"--quick {QUICK['repeat']})")
     p.add_argument("--connections", type=int, default=10, help="echo connections (default 10)")
-    p.add_argument("--loops", help="comma-separated: asyncio, aioloop, uvloop, rloop, c-epoll, module:factory "
+    p.add_argument("--loops", help="comma-separated: asyncio, aioloop, aioloop-t2 (thread 0 of a 2-thread Scheduler), "
+                                   "uvloop, rloop, c-epoll, module:factory "
                                    "or name=module:factory (default: asyncio, aioloop, uvloop and rloop if installed, "
                                    "c-epoll if a C compiler exists); asyncio is always added")
     p.add_argument("--suite", default="echo,http,micro,multicore",

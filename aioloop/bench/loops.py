@@ -1,8 +1,10 @@
 """Which loops the benchmark compares, and how a worker makes one.
 
-A loop is named on the command line as ``asyncio``, ``aioloop``, ``uvloop``,
-``c-epoll`` (the C reference server, for the echo and HTTP workloads only),
-``module:factory`` or ``name=module:factory``.  Stock asyncio is always run:
+A loop is named on the command line as ``asyncio``, ``aioloop``,
+``aioloop-t2`` (aioloop on dispatch thread 0 of a 2-thread Scheduler whose
+other thread is idle: what threads=N costs a one-thread workload),
+``uvloop``, ``rloop``, ``c-epoll`` (the C reference server, for the echo and
+HTTP workloads only), ``module:factory`` or ``name=module:factory``.  Stock asyncio is always run:
 every other loop's figures are ratios to asyncio's in the same round.
 """
 
@@ -20,12 +22,26 @@ C_REFERENCE = "c-epoll"
 BUILTIN = {
     "asyncio": "asyncio:new_event_loop",
     "aioloop": "aioloop:new_event_loop",
+    "aioloop-t2": "aioloop.bench.loops:scheduler_loop0",
     "uvloop": "uvloop:new_event_loop",
     "rloop": "rloop:new_event_loop",
 }
 
 # The peers a default run compares with when they are installed.
 PEERS = ("uvloop", "rloop")
+
+
+def scheduler_loop0():
+    """Loop 0 of a new 2-thread Scheduler (``aioloop.new_event_loop(threads=2)``).
+
+    The worker runs its workload on it as on any loop, in its own thread,
+    which becomes dispatch thread 0; the Scheduler starts thread 1 when
+    loop 0 first runs (the warm-up of a micro cell, a server's set-up), and
+    thread 1 then idles in its own loop for the rest of the cell. Nothing is
+    submitted to the Scheduler, so the figures are those of a program that
+    runs a one-thread workload on ``aioloop.run(main(), threads=2)``."""
+    import aioloop
+    return aioloop.new_event_loop(threads=2)
 
 
 def parse(text):
@@ -79,7 +95,10 @@ def describe(spec):
         version = importlib.metadata.version(top)
     except importlib.metadata.PackageNotFoundError:
         version = None
-    return f"{spec.factory}" + (f" {version}" if version else "")
+    text = f"{spec.factory}" + (f" {version}" if version else "")
+    if spec.factory == BUILTIN["aioloop-t2"]:
+        text += ": dispatch thread 0 of a 2-thread Scheduler, thread 1 idle"
+    return text
 
 
 def load_factory(factory):

@@ -63,6 +63,10 @@ cdef class EventLoopCore:
         CycleHook _hook               # the layer above's cycle hook, or None
         LoopRemote _remote
         Py_ssize_t _published_load
+        # Registered fds whose readiness only matters to a loop about to
+        # sleep, so that a pass with nothing to wait for need not poll them:
+        # the signal socket while no handler reads it (unix/signals.pyx).
+        Py_ssize_t _n_quiet_fds
         # A call_soon/call_later from a thread other than the running
         # loop's raises: always on free-threaded builds (it would write an
         # unsynchronised ring), and on every build for a Scheduler's loops.

@@ -153,6 +153,7 @@ cdef class EventLoopCore:
         self._fork_gen = _fork_generation
         self._hook = None
         self._published_load = 0
+        self._n_quiet_fds = 0
         self._strict_thread = _FREE_THREADED
         self._remote = _new_remote(self)
         self._current_handle = None
@@ -612,10 +613,11 @@ cdef class EventLoopCore:
             self._inbox.cancel_sleep()
             timeout_ms = 0
 
-        if timeout_ms == 0 and poller.nregistered == 0:
-            # Nothing but the waker is in the epoll set, and a zero-timeout
-            # poll needs no waking: skip the syscall (callback-only work,
-            # such as a chain of sleep(0)s, then makes none at all).
+        if timeout_ms == 0 and poller.nregistered == self._n_quiet_fds:
+            # Nothing but the waker (and quiet fds) is in the epoll set, and
+            # a zero-timeout poll needs no waking: skip the syscall
+            # (callback-only work, such as a chain of sleep(0)s, then makes
+            # none at all).
             n = 0
         else:
             n = poller.wait(timeout_ms)

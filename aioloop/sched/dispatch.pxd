@@ -39,6 +39,10 @@ cdef class SchedCore:
         int n
         list hooks
         list queues
+        # &queues[j].count for every j (immutable, like `queues`, which
+        # keeps the RunQueues alive): an idle loop's checks for queued work
+        # read them without a list access per queue.
+        Py_ssize_t **counts
         list remotes
         int nsearching
         int closed
@@ -49,6 +53,7 @@ cdef class SchedCore:
         Py_ssize_t bound
         unsigned long fork_gen
 
+    cdef bint any_queued(self) noexcept
     cdef int notify_one(self, int from_index) except -1
     cdef int least_loaded(self) noexcept
     cdef int caller_index(self) noexcept

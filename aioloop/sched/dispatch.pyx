@@ -105,7 +105,10 @@ cdef class DispatchHook(CycleHook):
     cdef Py_ssize_t after_poll(self) except -1:
         cdef PyObject *tmp[_TAKE_BATCH]
         cdef Py_ssize_t n
-        if aio_exchange_seq(&self.search_token, 0):
+        # A load first: the exchange is a locked instruction on every pass,
+        # while a token is rare. A seq_cst load that sees 0 reads what the
+        # exchange would have read, at the same place in the total order.
+        if aio_load_seq(&self.search_token) and aio_exchange_seq(&self.search_token, 0):
             # Woken to steal: this thread's share of nsearching ends here.
             try:
                 if self.q.size() == 0 and not aio_load_seq(&self.core.closed):
@@ -131,21 +134,24 @@ cdef class DispatchHook(CycleHook):
         return n
 
     cdef bint has_work(self) noexcept:
-        cdef int j
         if aio_load_ssize(&self.q.count):
             return True
         if aio_load_seq(&self.core.closed):
             return False
-        for j in range(self.core.n):
-            if aio_load_ssize(&(<RunQueue>self.core.queues[j]).count):
-                return True
-        return False
+        return self.core.any_queued()
 
     cdef Py_ssize_t before_sleep(self) except -1:
         cdef Py_ssize_t k
         if self.q.size():
             return 1
         if aio_load_seq(&self.core.closed):
+            return 0
+        if not self.core.any_queued():
+            # Nothing to steal (the common case: siblings idle, or one loop
+            # doing all the work): skip the search and its two locked
+            # updates of the shared nsearching. Work queued from now on is
+            # seen by has_work() after prepare_sleep(), or its producer
+            # wakes this loop, as after a search that found nothing.
             return 0
         aio_fetch_add(&self.core.nsearching, 1)
         try:
@@ -168,11 +174,29 @@ cdef class SchedCore:
         self.bound = bound
         self.hooks = [None] * n
         self.queues = [RunQueue(bound) for _ in range(n)]
+        self.counts = <Py_ssize_t **>malloc(n * sizeof(Py_ssize_t *))
+        if self.counts == NULL:
+            raise MemoryError()
+        cdef int j
+        for j in range(n):
+            self.counts[j] = &(<RunQueue>self.queues[j]).count
         self.remotes = [None] * n
         self.nsearching = 0
         self.closed = 0
         self.inflight = 0
         self.fork_gen = _fork_generation
+
+    def __dealloc__(self):
+        free(self.counts)
+
+    cdef bint any_queued(self) noexcept:
+        """Whether any run queue holds work (seq_cst loads: has_work()'s
+        side of the no-lost-wake-up handshake)."""
+        cdef int j
+        for j in range(self.n):
+            if aio_load_ssize(self.counts[j]):
+                return True
+        return False
 
     def attach(self, loop, int index):
         """Give loop `index` its hook (before the loop runs)."""

@@ -13,6 +13,7 @@ cdef class SignalHandlers(FdWatcher):
         int _prev_wakeup_fd        # what set_wakeup_fd() replaced, to restore
         object _prev_wakeup_id     # (st_dev, st_ino) of that fd when replaced
 
+    cdef int _count_quiet(self) except -1
     cdef int _open(self) except -1
     cdef int _install(self) except -1
     cdef int _uninstall(self) except -1

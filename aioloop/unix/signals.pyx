@@ -91,6 +91,21 @@ cdef class SignalHandlers(FdWatcher):
     def __repr__(self):
         return f'<SignalHandlers fd={self.fd} signals={sorted(self.handlers)}>'
 
+    cdef int _count_quiet(self) except -1:
+        # Without handlers the socket is only a wake-up: the signal bytes it
+        # receives have nothing to run, and its one job, waking a loop
+        # asleep in epoll_wait so that Python-level handlers run (see
+        # dispatch()), is done by the poll of a pass that sleeps. A pass
+        # that does not sleep need not poll it (a Scheduler's loop 0 keeps
+        # the socket for its whole life, see _wake_on_every_signal; without
+        # this every pass of a callback-only workload made an epoll_wait
+        # that a plain loop skips). Python-level handlers still run between
+        # the busy loop's bytecodes, and the bytes wait in the socket (its
+        # buffer holds far more than a burst of signals) for the next sleep.
+        # Called after every change of `fd` or `handlers`.
+        self._loop._n_quiet_fds = 1 if self.fd >= 0 and not self.handlers else 0
+        return 0
+
     cdef int _open(self) except -1:
         # The socketpair is made on the first add_signal_handler() and kept
         # until loop.close(): a signal between two handlers' lifetimes must
@@ -113,6 +128,7 @@ cdef class SignalHandlers(FdWatcher):
             raise
         self._rsock = rsock
         self._wsock = wsock
+        self._count_quiet()
         return 0
 
     cdef int _install(self) except -1:
@@ -153,10 +169,13 @@ cdef class SignalHandlers(FdWatcher):
 
     cdef int add(self, int sig, Handle handle) except -1:
         self.handlers[sig] = handle
+        self._count_quiet()
         return 0
 
     cdef bint remove(self, int sig) except -1:
-        return self.handlers.pop(sig, None) is not None
+        removed = self.handlers.pop(sig, None) is not None
+        self._count_quiet()
+        return removed
 
     cdef int dispatch(self, uint32_t events) except -1:
         cdef Handle h
@@ -194,6 +213,7 @@ cdef class SignalHandlers(FdWatcher):
         self._wsock.close()
         self._rsock = None
         self._wsock = None
+        self._count_quiet()
         return 0
 
 

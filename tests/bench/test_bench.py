@@ -161,6 +161,39 @@ def test_loops_parse():
         ("fast", "my.mod:make_loop"), ("pkg.mod:factory", "pkg.mod:factory"), ("c-epoll", None)]
     with pytest.raises(ValueError, match="unknown loop"):
         loops.parse("asyncio,tokio")
+    assert [(s.name, s.factory) for s in loops.parse("aioloop-t2")] == [
+        ("asyncio", "asyncio:new_event_loop"), ("aioloop-t2", "aioloop.bench.loops:scheduler_loop0")]
+
+
+def test_aioloop_t2_is_thread_0_of_a_two_thread_scheduler_whose_sibling_runs():
+    threads = threading.active_count()
+    loop = loops.load_factory(loops.BUILTIN["aioloop-t2"])()
+    try:
+        assert micro.bench_sleep0(loop, 100) > 0     # a cell's first run starts thread 1
+
+        async def where():
+            import aioloop
+            s = aioloop.current_scheduler()
+            return aioloop.thread_index(), s.threads, s.loops[1].is_running()
+
+        assert loop.run_until_complete(where()) == (0, 2, True)
+    finally:
+        loop.close()
+    assert threading.active_count() == threads      # closing loop 0 joined thread 1
+
+
+def test_aioloop_t2_runs_echo_and_micro_cells(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_bench("--loops", "aioloop-t2", "--workloads", "echo-protocol-1k,micro-sleep0",
+                     "--rounds", "1", "--duration", "0.3", "--warmup", "0.1", "--json", str(out))
+    rep = json.loads(out.read_text())
+    assert list(rep["meta"]["loops"]) == ["asyncio", "aioloop-t2"]
+    assert "dispatch thread 0 of a 2-thread Scheduler" in rep["meta"]["loops"]["aioloop-t2"]
+    assert [w["id"] for w in rep["workloads"]] == ["echo-protocol-1k", "micro-sleep0"]
+    for w in rep["workloads"]:
+        check_cell(w["cells"]["aioloop-t2"], rounds=1)
+        assert w["cells"]["aioloop-t2"]["status"] == "ok", w["cells"]["aioloop-t2"]
+    assert " aioloop-t2 " in proc.stdout
 
 
 WRK_OUTPUT = """\

@@ -816,3 +816,62 @@ def test_signal_handlers_belong_to_thread_0(clean_exit):
 
     with aioloop.Scheduler(threads=2) as s:
         s.run(main(s))
+
+
+def _settled(loop, timeout=5.0):
+    # Until the loop's pass count stops moving: its thread is asleep.
+    deadline = time.monotonic() + timeout
+    passes = loop.stats()["passes"]
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        now = loop.stats()["passes"]
+        if now == passes:
+            return
+        passes = now
+    raise AssertionError(f"{loop!r} never went to sleep")
+
+
+def test_one_thread_work_on_loop_0_polls_no_more_than_a_plain_loop_and_wakes_no_sibling(clean_exit):
+    # A program on threads=2 running only loop 0's own work must cost what
+    # it costs on a plain loop. Loop 0 keeps the signal socket registered
+    # for its whole life (it wakes loop 0 for a signal the kernel gave to
+    # another thread), which a pass that does not sleep need not poll: a
+    # chain of sleep(0)s makes no epoll_wait, as on a plain loop, unless a
+    # signal handler needs the socket read.
+    def thousand_passes(loop):
+        async def chain():
+            for _ in range(1000):
+                await asyncio.sleep(0)
+        before = loop.stats()
+        loop.run_until_complete(chain())
+        after = loop.stats()
+        return {k: after[k] - before[k] for k in ("passes", "polls")}
+
+    plain = aioloop.new_event_loop()
+    try:
+        thousand_passes(plain)      # warm-up: the first run makes a few passes more
+        assert thousand_passes(plain) == {"passes": 1002, "polls": 0}
+    finally:
+        plain.close()
+
+    loop = aioloop.new_event_loop(threads=2)
+    try:
+        s = loop._aioloop_sched
+        thousand_passes(loop)       # starts thread 1
+        sibling = s.loops[1]
+        _settled(sibling)
+        before = sibling.stats()["passes"], s.stats()["threads"][1]["sleeps"]
+        assert thousand_passes(loop) == {"passes": 1002, "polls": 0}
+        assert (sibling.stats()["passes"], s.stats()["threads"][1]["sleeps"]) == before
+        loop.add_signal_handler(signal.SIGUSR1, print)
+        assert thousand_passes(loop) == {"passes": 1002, "polls": 1002}
+        loop.remove_signal_handler(signal.SIGUSR1)
+        assert thousand_passes(loop) == {"passes": 1002, "polls": 0}
+        # Going to sleep with nothing queued on any thread searches no
+        # sibling (no steal attempt, no update of the shared search count).
+        loop.run_until_complete(asyncio.sleep(0.01))
+        st = s.stats()["threads"]
+        assert st[0]["sleeps"] >= 1 and st[1]["sleeps"] == 0    # thread 1 never woke
+        assert [t["steal_attempts"] for t in st] == [0, 0]
+    finally:
+        loop.close()
