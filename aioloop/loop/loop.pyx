@@ -59,6 +59,41 @@ cdef extern from *:
     """
     bint _FREE_THREADED "AIO_FREE_THREADED"
 
+# --- the C heap ---------------------------------------------------------------
+# A message of tens or hundreds of KiB is a bytes object of that size, and the
+# streams API copies it twice more (StreamReader's buffer, the bytes read()
+# returns). With glibc's defaults (trim threshold 128 KiB) freeing those
+# leaves more than 128 KiB free at the top of the heap, so free() gives it
+# back to the kernel with brk(), and the next message takes it again, page
+# fault by page fault: a 100 KiB streams echo spent half its CPU time there.
+# glibc has its own rule for programs that free big blocks: freeing a chunk
+# it had mmap()ed raises the mmap threshold to that chunk's size and the trim
+# threshold to twice it ("dynamic threshold"). The first loop triggers that
+# rule once, with a 1 MiB block, so blocks below 1 MiB come from the heap and
+# up to 2 MiB of free heap is kept. A program that set the thresholds itself
+# (mallopt(), MALLOC_TRIM_THRESHOLD_ and friends) turned the rule off, and
+# keeps its settings. Elsewhere than glibc this does nothing.
+cdef extern from *:
+    """
+    #ifdef __GLIBC__
+    #include <stdlib.h>
+    static void * volatile aio_heap_sink;
+    static int aio_heap_tuned;
+    static void aio_tune_heap_once(void) {
+        if (__atomic_exchange_n(&aio_heap_tuned, 1, __ATOMIC_SEQ_CST))
+            return;
+        /* Through a volatile pointer: the compiler may not drop the pair. */
+        aio_heap_sink = malloc((size_t)1 << 20);
+        free(aio_heap_sink);
+        aio_heap_sink = NULL;
+    }
+    #else
+    static void aio_tune_heap_once(void) {}
+    #endif
+    """
+    void aio_tune_heap_once() nogil
+
+
 class LoopExit(BaseException):
     """A BaseException that a callback may raise to end run_forever() with
     an error, as SystemExit and KeyboardInterrupt do (every other exception
@@ -137,6 +172,7 @@ cdef enum:
 
 cdef class EventLoopCore:
     def __cinit__(self, *args, **kwargs):
+        aio_tune_heap_once()
         self._recv_buf_size = _RECV_BUF_SIZE
         self._recv_buf = <char *>malloc(self._recv_buf_size)
         if self._recv_buf == NULL:
