@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 import pytest
 
@@ -183,9 +184,14 @@ def test_get_context_from_another_thread_while_callbacks_run(loop):
         if len(ran) == n:
             done.set()
 
+    stop = threading.Event()
+
     def producer():
-        for i in range(n):
-            handles[i] = loop.call_soon_threadsafe(cb, i)
+        try:
+            for i in range(n):
+                handles[i] = loop.call_soon_threadsafe(cb, i)
+        finally:
+            stop.set()              # the reader waits for no handle after this
 
     got = {}
 
@@ -194,6 +200,9 @@ def test_get_context_from_another_thread_while_callbacks_run(loop):
         while i < n:
             h = handles[i]
             if h is None:
+                if stop.is_set() and handles[i] is None:
+                    return          # the producer failed: reported below
+                time.sleep(0)       # let the producer run (GIL builds)
                 continue
             try:
                 got[i] = h._context
@@ -204,7 +213,8 @@ def test_get_context_from_another_thread_while_callbacks_run(loop):
     old = loop.get_exception_handler()
     loop.set_exception_handler(lambda lp, c: errors.append(c))
     try:
-        threads = [threading.Thread(target=producer), threading.Thread(target=reader)]
+        threads = [threading.Thread(target=producer, daemon=True),
+                   threading.Thread(target=reader, daemon=True)]
         for t in threads:
             t.start()
         run_until(loop, done.is_set, timeout=60)
