@@ -3,13 +3,11 @@
 from cpython.object cimport PyObject
 
 cdef extern from "Python.h":
-    # Enter/exit a contextvars.Context without the bound-method call and the
-    # argument tuple that Context.run(callback, *args) costs.
-    int PyContext_Enter(object ctx) except -1
-    int PyContext_Exit(object ctx) except -1
     object PyContext_CopyCurrent()
-    # The same on a borrowed pointer (no reference counting): the run cycle
-    # enters a transport's context around each of its readiness events.
+    # Enter/exit a contextvars.Context without the bound-method call and the
+    # argument tuple that Context.run(callback, *args) costs, on a borrowed
+    # pointer (no reference counting): the run cycle enters a handle's or a
+    # transport's context around each callback or readiness event.
     int _PyContext_Enter_ptr "PyContext_Enter"(PyObject *) except -1
     int _PyContext_Exit_ptr "PyContext_Exit"(PyObject *) except -1
 

@@ -19,7 +19,7 @@ from libc.math cimport ceil, isnan
 from libc.stdlib cimport malloc, free
 from aioloop.includes.linux cimport *
 from aioloop.includes.atomics cimport *
-from aioloop.includes.python cimport PyContext_Enter, PyContext_Exit, PyContext_CopyCurrent, PyThread_get_thread_ident
+from aioloop.includes.python cimport PyThread_get_thread_ident
 from aioloop.includes.python cimport PyObject_Vectorcall, aio_tuple_items
 from aioloop.includes.python cimport _PyContext_Enter_ptr, _PyContext_Exit_ptr
 
